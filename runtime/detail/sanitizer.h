@@ -1,0 +1,92 @@
+// Telling AddressSanitizer and ThreadSanitizer about fiber switches, so that
+// neither mistakes a switch for a stack smash or a data race, nor misses a
+// real one. Every jump_fcontext in the scheduler is bracketed by
+// sanitizer_before_jump / sanitizer_after_jump; without sanitizers these
+// compile to nothing.
+//
+// TSan switches use no_sync: a switch on one OS thread does not by itself
+// order two fibers' memory accesses (they could as well have run on two
+// threads), so races between fibers are reported unless the program's own
+// synchronisation (channels, mutexes, the run queues' atomics) orders them.
+#pragma once
+
+#include <cstddef>
+
+#include "runtime/detail/fiber.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace weft::runtime::detail {
+
+// The thread's own stack becomes the scheduler context `f`.
+inline void sanitizer_adopt_thread(Fiber* f) {
+#if defined(__SANITIZE_THREAD__)
+  f->tsan_fiber = __tsan_get_current_fiber();
+#endif
+  (void)f;
+}
+
+// A stack about to host a new fiber: clear poison left by its last user,
+// whose frames were abandoned rather than returned from.
+inline void sanitizer_fresh_stack(char* lo, size_t size) {
+#if defined(__SANITIZE_ADDRESS__)
+  __asan_unpoison_memory_region(lo, size);
+#endif
+  (void)lo;
+  (void)size;
+}
+
+inline void sanitizer_created(Fiber* f) {
+#if defined(__SANITIZE_THREAD__)
+  f->tsan_fiber = __tsan_create_fiber(0);
+  __tsan_set_fiber_name(f->tsan_fiber, f->name);
+#endif
+  (void)f;
+}
+
+inline void sanitizer_destroyed(Fiber* f) {
+#if defined(__SANITIZE_THREAD__)
+  if (f->tsan_fiber) __tsan_destroy_fiber(f->tsan_fiber);
+#endif
+  (void)f;
+}
+
+// Just before jumping from `from` to `to`; `from_exits` when `from` will
+// never run again (its fake stack can be freed).
+inline void sanitizer_before_jump(Fiber* from, Fiber* to, bool from_exits) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->stack_lo,
+                                 to->stack_size);
+#endif
+#if defined(__SANITIZE_THREAD__)
+  __tsan_switch_to_fiber(to->tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+  (void)from;
+  (void)to;
+  (void)from_exits;
+}
+
+// First thing after `self` is resumed by a jump.
+inline void sanitizer_after_jump(Fiber* self) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(self->asan_fake_stack, &self->asan_from_bottom,
+                                  &self->asan_from_size);
+#endif
+  (void)self;
+}
+
+// First thing a brand-new fiber runs.
+inline void sanitizer_entered(Fiber* self) {
+#if defined(__SANITIZE_ADDRESS__)
+  __sanitizer_finish_switch_fiber(nullptr, &self->asan_from_bottom, &self->asan_from_size);
+#endif
+  (void)self;
+}
+
+}  // namespace weft::runtime::detail

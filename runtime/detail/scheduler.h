@@ -1,0 +1,137 @@
+// The M:N scheduler's internals: workers, queues, and the switch machinery.
+// The protocol is explained at the top of scheduler.cc.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/detail/fiber.h"
+#include "runtime/detail/run_queue.h"
+#include "runtime/detail/stack_pool.h"
+#include "runtime/detail/timer_heap.h"
+#include "runtime/event_source.h"
+#include "runtime/runtime.h"
+
+namespace weft::runtime::detail {
+
+// A set of live fibers, for dumps and deadlock reports.
+struct Registry {
+  SpinLock mu;
+  Fiber* head = nullptr;  // guarded by mu
+};
+
+// What the context that resumes next must do for the one that just left,
+// once the leaver's registers are saved (see "Switching" in scheduler.cc).
+struct PostSwitch {
+  enum Kind : uint8_t { kNone, kRequeue, kRelease, kCall };
+  Kind kind = kNone;
+  void (*fn)(void*) = nullptr;
+  void* arg = nullptr;
+};
+
+class Worker {
+ public:
+  Worker(Scheduler* s, int index);
+  ~Worker();
+
+  void run_loop();  // the worker's scheduler context; returns when the runtime stops
+
+  // On a fiber of this worker: switch to the next runnable fiber (or to the
+  // scheduler context) and perform `post` once this fiber is saved.
+  void switch_away(PostSwitch post);
+  // Called first thing by every context that has just been switched to.
+  void after_switch(boost::context::detail::fcontext_t from_ctx);
+
+  // Makes `f` runnable on this worker. From a fiber it goes to runnext (runs
+  // next, here); from the scheduler context to the local queue.
+  void make_ready(Fiber* f);
+  void push_local(Fiber* f);
+
+  Scheduler* sched;
+  const int index;
+  Fiber* current = nullptr;      // what this thread is executing
+  Fiber sched_fiber;             // the scheduler context (the thread's own stack)
+  Fiber* switch_from = nullptr;  // the context that switched to us last
+  PostSwitch post;               // its pending post-switch action
+  RunQueue runq;
+  std::atomic<Fiber*> runnext{nullptr};
+  TimerHeap timers;
+  std::unique_ptr<EventSource> events;
+  StackCache stacks;
+  Registry registry;
+  std::atomic<uint32_t> wake_word{0};  // 1 = a wake-up is pending (see "Sleeping")
+  bool spinning = false;
+  bool idle_listed = false;  // guarded by Scheduler::idle_mu
+  uint32_t tick = 0;
+  uint32_t rng;
+  std::thread thread;
+  void* altstack = nullptr;
+  const void* thread_stack_lo = nullptr;
+  size_t thread_stack_size = 0;
+
+ private:
+  void jump(Fiber* next, PostSwitch p);
+  Fiber* next_local();
+  Fiber* find_runnable();
+  Fiber* steal(bool take_runnext);
+  void sleep(Deadline deadline);
+  void unpark();
+  void check_deadlock();
+  friend class Scheduler;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(const Options& o);
+  ~Scheduler();
+
+  Fiber* create(size_t box_size, size_t box_align, const SpawnOptions& so);
+  void start(Fiber* f);      // first make-ready of a created fiber
+  void inject(Fiber* f);     // from a thread that is not one of our workers
+  void wakep();              // wake an idle worker if work may be waiting
+  void stop();
+  void release(Fiber* f);    // drop one reference
+  void run_main(Fiber* main);
+  bool any_work() const;
+  std::string dump() const;
+
+  Options opts;
+  int nworkers;
+  std::vector<std::unique_ptr<Worker>> workers;
+  StackPool default_stacks;
+  std::mutex pools_mu;
+  std::map<size_t, std::unique_ptr<StackPool>> other_stacks;  // guarded by pools_mu
+
+  std::mutex global_mu;
+  Fiber* global_head = nullptr;  // guarded by global_mu
+  Fiber* global_tail = nullptr;  // guarded by global_mu
+  std::atomic<uint32_t> global_size{0};
+
+  std::mutex idle_mu;
+  std::vector<Worker*> idle;  // guarded by idle_mu
+  std::atomic<int> nidle{0};
+  std::atomic<int> nspinning{0};
+  std::atomic<int> nblocked{0};  // workers asleep with no deadline and no I/O waiters
+
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> live{0};
+  std::atomic<int> external_holds{0};
+  std::atomic<uint64_t> next_id{1};
+  Fiber* main = nullptr;
+  Registry outside_registry;  // fibers spawned from outside any worker
+
+  void global_push(Fiber* head, Fiber* tail, uint32_t n);
+  Fiber* global_pop(Worker* w);  // takes a batch into w's queue, returns one
+};
+
+// The worker running on this thread, or null. Never cached across a switch.
+Worker* current_worker() noexcept;
+Fiber* current_fiber() noexcept;  // null outside a fiber
+
+}  // namespace weft::runtime::detail

@@ -1,0 +1,43 @@
+// A worker's timers: a binary min-heap of parked Waiters ordered by deadline.
+// The owning worker inserts (for fibers it is running) and fires; a fiber
+// that was woken by something else removes its own entry, possibly from
+// another worker after being stolen, hence the lock. Firing claims each
+// expired waiter under the lock, so a waiter's memory is valid for as long as
+// it can be found here (the fiber unlinks it under the same lock before its
+// stack frame goes away).
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "runtime/park.h"
+
+namespace weft::runtime::detail {
+
+class TimerHeap {
+ public:
+  // Adds `w` (its deadline set); called by the owning worker.
+  void insert(Waiter* w);
+  // Removes `w` if it is still here; any thread.
+  static void remove(Waiter* w);
+  // Wakes every waiter whose deadline is at or before `now`; owner only.
+  void fire(Deadline now);
+  // The earliest deadline, or kNoDeadline; a racy snapshot for the owner.
+  Deadline next() const noexcept {
+    return Deadline(Deadline::duration(next_.load(std::memory_order_acquire)));
+  }
+  bool empty() const noexcept { return next() == kNoDeadline; }
+
+ private:
+  void erase_at(size_t i);
+  void sift_up(size_t i);
+  void sift_down(size_t i);
+  void publish_next() noexcept;
+
+  SpinLock mu_;
+  std::vector<Waiter*> heap_;     // guarded by mu_
+  std::vector<Waiter*> expired_;  // owner only: scratch for fire()
+  std::atomic<Deadline::rep> next_{kNoDeadline.time_since_epoch().count()};
+};
+
+}  // namespace weft::runtime::detail

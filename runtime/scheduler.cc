@@ -1,0 +1,933 @@
+// The M:N scheduler.
+//
+// # Concepts
+//
+// A *fiber* is a function with its own stack and saved registers (a Boost
+// fcontext). A *worker* is an OS thread that runs fibers one at a time; its
+// own thread stack is the *scheduler context*, where it looks for work and
+// sleeps. Each worker owns a local run queue (a 256-slot ring others can steal
+// half of), a `runnext` slot, a timer heap, and optionally an EventSource
+// (the I/O manager). A global queue takes overflow and fibers made ready by
+// threads that are not workers.
+//
+// # Switching
+//
+// A fiber that parks or yields switches *directly* to the next runnable fiber
+// of its worker (runnext first, then the queue), not through the scheduler
+// context: one jump per hand-off instead of two. Only when the worker has
+// nothing local, and every 61st switch (so timers, I/O and the global queue
+// are never starved), does it jump to the scheduler context.
+//
+// The leaver's registers are saved by the jump itself, and the saved context
+// is only known to the *arriving* side (it is the jump's return value). So
+// every context, as the first thing after it is switched to, runs
+// after_switch(): it stores the leaver's context and then performs the
+// leaver's PostSwitch action: requeue it (yield), release a lock (park),
+// free its stack (exit). Nothing may make a fiber findable by a waker before
+// its context is stored, and PostSwitch is how that ordering is kept: a
+// parking fiber links its Waiter while holding the object's lock and the
+// lock is released only in after_switch, after the store.
+//
+// # Parking and the lost wake-up
+//
+// A fiber parks on an object by (1) locking it, (2) checking the condition,
+// (3) linking a Waiter, (4) switching out with "unlock" as PostSwitch. A
+// waker (1) locks, (2) changes the state, (3) unlinks and claims a Waiter,
+// (4) unlocks, (5) makes the fiber ready. Because the check and the link
+// happen under the same lock as the state change, a waker either runs before
+// the check (and the fiber does not park) or finds the Waiter (and wakes it):
+// the wake-up cannot be lost. Because the unlock happens after the context
+// store, the waker cannot resume a half-saved fiber. A wait with a deadline
+// has a second waker (the timer); Waiter::claimed makes exactly one win.
+//
+// A woken fiber goes to the waker's own `runnext`: a message sender and its
+// receiver then run back to back on one worker with warm caches (Go's
+// runnext). runnext is not stealable until a thief's last round, so a
+// ping-pong pair does not drag an idle worker into every exchange.
+//
+// # Sleeping workers: the race that must not happen
+//
+// The states of a worker are: running a fiber; *spinning* (in the scheduler
+// context, looking at other workers' queues); *idle* (listed in
+// Scheduler::idle and about to sleep, or asleep, in a futex or the
+// EventSource's poll).
+//
+// The race: a worker W finds every queue empty and decides to sleep; just
+// then another worker V pushes a fiber and, seeing no idle worker yet,
+// wakes nobody. W sleeps, the fiber waits for V to park, and with V busy
+// forever the program stalls. Three designs we rejected: (a) a global lock
+// around all queue operations (kills the lock-free local queues); (b) waking
+// a worker on every push (a futex syscall, ~1 us here, per message);
+// (c) periodic polling by sleepers (latency or wasted CPU).
+//
+// The protocol (Go's, in proc.go): a pusher publishes the fiber in a queue,
+// then issues a seq_cst fence, then reads `nidle` and `nspinning`; if some
+// worker is idle and none is spinning, it pops one idle worker and wakes it,
+// counting it as spinning (so a burst of pushes wakes one worker, not all).
+// A worker going idle first lists itself (nidle += 1, seq_cst), then issues
+// a seq_cst fence, then looks at every queue once more, and sleeps only if
+// all are empty. By the fences, in any interleaving either the pusher sees
+// nidle > 0 or the worker's last look sees the fiber. A spinning worker that
+// gives up must drop `nspinning` *before* its final look, because a pusher
+// that saw nspinning > 0 relied on it; and a spinner that does find work
+// wakes another spinner if it was the last, since more work may follow.
+//
+// The wake itself is a sticky permit (`wake_word`): unpark() sets it before
+// issuing the futex wake or EventSource::interrupt(), and sleep() does not
+// block while it is set, so a wake that lands between the last look and the
+// futex call is not lost either.
+//
+// # Deadlock
+//
+// A worker that goes to sleep with no timer and no fiber parked on its
+// EventSource is "blocked" (nblocked += 1). When the last worker blocks and
+// no queue holds a fiber, no wake permit is pending, no timer is armed
+// anywhere, no I/O is awaited and no ExternalHold exists, nothing can ever
+// wake the parked fibers: we print them and exit with status 2.
+
+#include "runtime/detail/scheduler.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+#include "runtime/detail/sanitizer.h"
+#include "runtime/fiber_local.h"
+
+namespace weft::runtime::detail {
+
+namespace ctx = boost::context::detail;
+
+namespace {
+
+thread_local Worker* tl_worker = nullptr;
+
+constexpr size_t kGuardSize = 64 * 1024;
+constexpr size_t kAltStackSize = 64 * 1024;
+constexpr uint32_t kFairnessTick = 61;
+
+size_t page_size() {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+char* align_down(char* p, size_t a) {
+  return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(a) - 1));
+}
+
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, Deadline d) {
+  timespec ts;
+  timespec* tp = nullptr;
+  if (d != kNoDeadline) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+    if (ns < 0) ns = 0;
+    ts.tv_sec = ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    tp = &ts;
+  }
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE, expected, tp,
+          nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+void futex_wake(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
+          0);
+}
+
+// Async-signal-safe formatting for the overflow message.
+struct MsgBuf {
+  char buf[256];
+  size_t n = 0;
+  void put(const char* s) {
+    while (*s && n < sizeof buf) buf[n++] = *s++;
+  }
+  void put(uint64_t v) {
+    char tmp[24];
+    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+    *r.ptr = '\0';
+    put(tmp);
+  }
+};
+
+struct sigaction g_old_segv;
+
+void on_segv(int sig, siginfo_t* si, void* uc) {
+  Worker* w = tl_worker;
+  char* addr = static_cast<char*>(si->si_addr);
+  if (w && w->current && w->current != &w->sched_fiber) {
+    Fiber* f = w->current;
+    if (addr < f->stack_lo && addr >= f->stack_lo - f->guard_size) {
+      MsgBuf m;
+      m.put("weft: fiber ");
+      m.put(f->id);
+      m.put(" \"");
+      m.put(f->name);
+      m.put("\" overflowed its ");
+      m.put(static_cast<uint64_t>(f->stack_size));
+      m.put("-byte stack\n");
+      ssize_t ignored = write(2, m.buf, m.n);
+      (void)ignored;
+      signal(SIGABRT, SIG_DFL);
+      abort();
+    }
+  }
+  // Not ours: hand the fault to whoever had it before (a sanitizer, or the
+  // default action, which the re-executed instruction then triggers).
+  if (g_old_segv.sa_flags & SA_SIGINFO) {
+    if (g_old_segv.sa_sigaction) return g_old_segv.sa_sigaction(sig, si, uc);
+  } else if (g_old_segv.sa_handler != SIG_DFL && g_old_segv.sa_handler != SIG_IGN) {
+    return g_old_segv.sa_handler(sig);
+  }
+  signal(SIGSEGV, SIG_DFL);
+}
+
+void install_overflow_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa = {};
+    sa.sa_sigaction = &on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_old_segv);
+  });
+}
+
+int workers_from_env() {
+  const char* env = std::getenv("WEFT_THREADS");
+  if (env && *env) {
+    int n = 0;
+    auto r = std::from_chars(env, env + std::strlen(env), n);
+    if (r.ec != std::errc() || *r.ptr != '\0' || n < 1 || n > 1024) {
+      throw std::invalid_argument(std::string("weft: WEFT_THREADS must be an integer from 1 to 1024, got '") +
+                                  env + "'");
+    }
+    return n;
+  }
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+const char kJoinWhat[] = "join";
+
+[[noreturn]] void fatal_uncaught(Fiber* f) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(f->error);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "weft: detached fiber %llu \"%s\" ended with an uncaught exception: %s\n",
+               static_cast<unsigned long long>(f->id), f->name, what.c_str());
+  std::abort();
+}
+
+void registry_add(Registry* r, Fiber* f) {
+  std::lock_guard<SpinLock> g(r->mu);
+  f->registry = r;
+  f->reg_prev = nullptr;
+  f->reg_next = r->head;
+  if (r->head) r->head->reg_prev = f;
+  r->head = f;
+}
+
+void registry_remove(Fiber* f) {
+  Registry* r = f->registry;
+  std::lock_guard<SpinLock> g(r->mu);
+  if (f->reg_prev) f->reg_prev->reg_next = f->reg_next; else r->head = f->reg_next;
+  if (f->reg_next) f->reg_next->reg_prev = f->reg_prev;
+  f->registry = nullptr;
+}
+
+[[noreturn]] void fiber_exit(Fiber* self);
+
+void fiber_entry(ctx::transfer_t t) {
+  Worker* w = current_worker();
+  Fiber* self = w->current;
+  sanitizer_entered(self);
+  w->after_switch(t.fctx);
+  self->body(self);
+  fiber_exit(self);
+}
+
+void fiber_exit(Fiber* self) {
+  destroy_fiber_locals(self);
+  Waiter* joiner;
+  bool orphan_error;
+  {
+    std::lock_guard<SpinLock> g(self->join_lock);
+    self->done = true;
+    joiner = std::exchange(self->joiner, nullptr);
+    orphan_error = self->detached && self->error;
+  }
+  self->state.store(FiberState::kDone, std::memory_order_relaxed);
+  if (orphan_error) fatal_uncaught(self);
+  if (joiner) wake(*joiner, WakeReason::kWoken);
+  Scheduler* s = self->sched;
+  registry_remove(self);
+  s->live.fetch_sub(1, std::memory_order_acq_rel);
+  if (self == s->main) s->stop();
+  current_worker()->switch_away({PostSwitch::kRelease});
+  __builtin_unreachable();
+}
+
+}  // namespace
+
+[[gnu::noinline]] Worker* current_worker() noexcept {
+  // Not inlined, so that no caller keeps the thread's TLS address in a
+  // register across a switch (a fiber may resume on another thread).
+  Worker* w = tl_worker;
+  asm volatile("" ::: "memory");
+  return w;
+}
+Fiber* current_fiber() noexcept {
+  Worker* w = current_worker();
+  if (!w || w->current == &w->sched_fiber) return nullptr;
+  return w->current;
+}
+
+// ---------------------------------------------------------------- Worker
+
+Worker::Worker(Scheduler* s, int i)
+    : sched(s), index(i), stacks(&s->default_stacks), rng(0x9e3779b9u * (i + 1)) {
+  std::snprintf(sched_fiber.name, sizeof sched_fiber.name, "worker %d", i);
+  if (s->opts.event_source) events = s->opts.event_source(i);
+}
+
+Worker::~Worker() = default;
+
+void Worker::run_loop() {
+  tl_worker = this;
+  current = &sched_fiber;
+  sched_fiber.state.store(FiberState::kRunning, std::memory_order_relaxed);
+  sched_fiber.worker = index;
+
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* lo;
+    size_t size;
+    pthread_attr_getstack(&attr, &lo, &size);
+    pthread_attr_destroy(&attr);
+    sched_fiber.stack_lo = static_cast<char*>(lo);
+    sched_fiber.stack_size = size;
+  }
+  sanitizer_adopt_thread(&sched_fiber);
+
+  altstack = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                  -1, 0);
+  stack_t ss = {};
+  stack_t old_ss = {};
+  if (altstack != MAP_FAILED) {
+    ss.ss_sp = altstack;
+    ss.ss_size = kAltStackSize;
+    sigaltstack(&ss, &old_ss);
+  }
+
+  while (Fiber* f = find_runnable()) jump(f, {});
+
+  if (altstack != MAP_FAILED) {
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+    munmap(altstack, kAltStackSize);
+  }
+  stacks.flush();
+  tl_worker = nullptr;
+}
+
+void Worker::switch_away(PostSwitch p) {
+  Fiber* next = next_local();
+  jump(next ? next : &sched_fiber, p);
+}
+
+void Worker::jump(Fiber* next, PostSwitch p) {
+  Fiber* self = current;
+  switch_from = self;
+  post = p;
+  current = next;
+  next->state.store(FiberState::kRunning, std::memory_order_relaxed);
+  next->worker = index;
+  sanitizer_before_jump(self, next, p.kind == PostSwitch::kRelease);
+  ctx::transfer_t t = ctx::jump_fcontext(next->ctx, nullptr);
+  // Resumed, perhaps on another worker: `this` is stale from here on.
+  sanitizer_after_jump(self);
+  current_worker()->after_switch(t.fctx);
+}
+
+void Worker::after_switch(ctx::fcontext_t from_ctx) {
+  Fiber* from = switch_from;
+  from->ctx = from_ctx;
+  PostSwitch p = post;
+  post = {};
+  switch (p.kind) {
+    case PostSwitch::kNone:
+      break;
+    case PostSwitch::kRequeue:
+      from->state.store(FiberState::kRunnable, std::memory_order_relaxed);
+      push_local(from);
+      break;
+    case PostSwitch::kRelease:
+      sched->release(from);
+      break;
+    case PostSwitch::kCall:
+      p.fn(p.arg);
+      break;
+  }
+}
+
+Fiber* Worker::next_local() {
+  if (++tick % kFairnessTick == 0) return nullptr;
+  if (sched->stopping.load(std::memory_order_relaxed)) return nullptr;
+  if (runnext.load(std::memory_order_relaxed)) {
+    if (Fiber* f = runnext.exchange(nullptr, std::memory_order_acquire)) return f;
+  }
+  return runq.pop();
+}
+
+void Worker::make_ready(Fiber* f) {
+  f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
+  if (current != &sched_fiber) {
+    Fiber* old = runnext.exchange(f, std::memory_order_acq_rel);
+    if (old) push_local(old);
+  } else {
+    push_local(f);
+  }
+}
+
+void Worker::push_local(Fiber* f) {
+  if (!runq.push(f)) {
+    Fiber* tail;
+    uint32_t n;
+    Fiber* head = runq.take_half(&tail, &n);
+    if (head) {
+      tail->next = f;
+      tail = f;
+      ++n;
+    } else {
+      head = tail = f;
+      n = 1;
+    }
+    f->next = nullptr;
+    sched->global_push(head, tail, n);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched->nidle.load(std::memory_order_relaxed) > 0) sched->wakep();
+}
+
+Fiber* Worker::steal(bool take_runnext) {
+  const int n = sched->nworkers;
+  rng = rng * 1103515245u + 12345u;
+  const int start = static_cast<int>((rng >> 8) % static_cast<uint32_t>(n));
+  for (int i = 0; i < n; ++i) {
+    Worker* v = sched->workers[(start + i) % n].get();
+    if (v == this) continue;
+    if (Fiber* f = v->runq.steal_into(runq)) return f;
+    if (take_runnext) {
+      Fiber* r = v->runnext.load(std::memory_order_acquire);
+      if (r && v->runnext.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) return r;
+    }
+  }
+  return nullptr;
+}
+
+Fiber* Worker::find_runnable() {
+  for (;;) {
+    if (sched->stopping.load(std::memory_order_acquire)) return nullptr;
+    if (!timers.empty()) timers.fire(Clock::now());
+
+    Fiber* f = nullptr;
+    const bool fair_turn = ++tick % kFairnessTick == 0;
+    if (fair_turn) {
+      if (sched->global_size.load(std::memory_order_relaxed)) f = sched->global_pop(this);
+      if (!f && events) events->poll(Deadline::min());
+    }
+    if (!f && runnext.load(std::memory_order_relaxed)) {
+      f = runnext.exchange(nullptr, std::memory_order_acquire);
+    }
+    if (!f) f = runq.pop();
+    if (!f && sched->global_size.load(std::memory_order_relaxed)) f = sched->global_pop(this);
+    if (!f && events && !fair_turn) {
+      events->poll(Deadline::min());
+      f = runq.pop();
+    }
+    if (!f && sched->nworkers > 1) {
+      if (!spinning && 2 * sched->nspinning.load(std::memory_order_relaxed) <
+                           sched->nworkers - sched->nidle.load(std::memory_order_relaxed)) {
+        spinning = true;
+        sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (spinning) {
+        for (int round = 0; round < 4 && !f; ++round) f = steal(round == 3);
+      }
+    }
+    if (f) {
+      if (spinning) {
+        spinning = false;
+        if (sched->nspinning.fetch_sub(1, std::memory_order_seq_cst) == 1) sched->wakep();
+      }
+      return f;
+    }
+
+    // Nothing anywhere: go idle (see "Sleeping workers" above).
+    if (spinning) {
+      spinning = false;
+      sched->nspinning.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    {
+      std::lock_guard<std::mutex> g(sched->idle_mu);
+      sched->idle.push_back(this);
+      idle_listed = true;
+      sched->nidle.fetch_add(1, std::memory_order_seq_cst);
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    bool woken_by_waker = false;
+    if (!sched->any_work() && !sched->stopping.load(std::memory_order_seq_cst)) {
+      const Deadline d = timers.next();
+      const bool forever = d == kNoDeadline && (!events || events->waiters() == 0);
+      if (forever) {
+        sched->nblocked.fetch_add(1, std::memory_order_seq_cst);
+        check_deadlock();
+      }
+      sleep(d);
+      if (forever) sched->nblocked.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    {
+      std::lock_guard<std::mutex> g(sched->idle_mu);
+      if (idle_listed) {
+        sched->idle.erase(std::find(sched->idle.begin(), sched->idle.end(), this));
+        idle_listed = false;
+        sched->nidle.fetch_sub(1, std::memory_order_seq_cst);
+      } else {
+        woken_by_waker = true;  // a waker unlisted us and counted us as spinning
+      }
+    }
+    if (woken_by_waker) spinning = true;
+  }
+}
+
+void Worker::sleep(Deadline d) {
+  if (wake_word.load(std::memory_order_acquire) == 0) {
+    if (events) {
+      events->poll(d);
+    } else {
+      futex_wait(&wake_word, 0, d);
+    }
+  }
+  wake_word.exchange(0, std::memory_order_acq_rel);
+}
+
+void Worker::unpark() {
+  if (wake_word.exchange(1, std::memory_order_acq_rel) == 0) {
+    if (events) {
+      events->interrupt();
+    } else {
+      futex_wake(&wake_word);
+    }
+  }
+}
+
+void Worker::check_deadlock() {
+  Scheduler* s = sched;
+  if (!s->opts.detect_deadlock) return;
+  if (s->nblocked.load(std::memory_order_seq_cst) != s->nworkers) return;
+  if (s->external_holds.load(std::memory_order_seq_cst) > 0) return;
+  if (s->stopping.load(std::memory_order_seq_cst) || s->any_work()) return;
+  if (s->live.load(std::memory_order_seq_cst) == 0) return;
+  for (auto& w : s->workers) {
+    if (w->wake_word.load(std::memory_order_seq_cst) != 0) return;
+    if (!w->timers.empty()) return;
+    if (w->events && w->events->waiters() != 0) return;
+  }
+  static std::atomic<bool> reported{false};
+  if (reported.exchange(true)) return;
+  std::string report = "weft: all fibers are asleep - deadlock!\n\n" + s->dump();
+  std::fwrite(report.data(), 1, report.size(), stderr);
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+// ------------------------------------------------------------- Scheduler
+
+Scheduler::Scheduler(const Options& o)
+    : opts(o),
+      nworkers(o.workers > 0 ? o.workers : workers_from_env()),
+      default_stacks(round_up(std::max<size_t>(o.stack_size, 16 * 1024), page_size()),
+                     kGuardSize) {
+  if (o.workers < 0 || o.workers > 1024) {
+    throw std::invalid_argument("weft: Options::workers must be from 0 (automatic) to 1024");
+  }
+  opts.stack_size = default_stacks.stack_size();
+  for (int i = 0; i < nworkers; ++i) workers.push_back(std::make_unique<Worker>(this, i));
+  install_overflow_handler();
+}
+
+Scheduler::~Scheduler() {
+  // Fibers abandoned when main returned: drop their closures' memory with the
+  // stacks, without running destructors (their stacks are not unwound).
+  workers.clear();
+}
+
+Fiber* Scheduler::global_pop(Worker* w) {
+  std::lock_guard<std::mutex> g(global_mu);
+  uint32_t size = global_size.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  uint32_t n = std::min<uint32_t>(size / nworkers + 1, RunQueue::kCapacity / 2);
+  Fiber* first = global_head;
+  global_head = first->next;
+  for (uint32_t i = 1; i < n && global_head; ++i) {
+    Fiber* f = global_head;
+    global_head = f->next;
+    w->runq.push(f);
+  }
+  if (!global_head) global_tail = nullptr;
+  global_size.store(size - n, std::memory_order_relaxed);
+  return first;
+}
+
+void Scheduler::global_push(Fiber* head, Fiber* tail, uint32_t n) {
+  std::lock_guard<std::mutex> g(global_mu);
+  tail->next = nullptr;
+  if (global_tail) global_tail->next = head; else global_head = head;
+  global_tail = tail;
+  global_size.fetch_add(n, std::memory_order_relaxed);
+}
+
+void Scheduler::inject(Fiber* f) {
+  f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
+  global_push(f, f, 1);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  wakep();
+}
+
+void Scheduler::wakep() {
+  if (nidle.load(std::memory_order_seq_cst) == 0) return;
+  int zero = 0;
+  if (!nspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  Worker* w = nullptr;
+  {
+    std::lock_guard<std::mutex> g(idle_mu);
+    if (!idle.empty()) {
+      w = idle.back();
+      idle.pop_back();
+      w->idle_listed = false;
+      nidle.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+  if (!w) {
+    nspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  w->unpark();
+}
+
+bool Scheduler::any_work() const {
+  if (global_size.load(std::memory_order_seq_cst)) return true;
+  for (auto& w : workers) {
+    if (!w->runq.empty() || w->runnext.load(std::memory_order_seq_cst)) return true;
+  }
+  return false;
+}
+
+void Scheduler::stop() {
+  stopping.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers) w->unpark();
+}
+
+void Scheduler::run_main(Fiber* m) {
+  main = m;
+  workers[0]->runq.push(m);
+  for (int i = 1; i < nworkers; ++i) {
+    Worker* w = workers[i].get();
+    w->thread = std::thread([w] { w->run_loop(); });
+  }
+  workers[0]->run_loop();
+  for (int i = 1; i < nworkers; ++i) workers[i]->thread.join();
+}
+
+Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& so) {
+  Worker* w = current_worker();
+  const size_t want = so.stack_size ? round_up(so.stack_size, page_size()) : opts.stack_size;
+  StackPool* pool = &default_stacks;
+  StackSpan span;
+  if (want == opts.stack_size && w && w->sched == this) {
+    span = w->stacks.get();
+  } else {
+    if (want != opts.stack_size) {
+      std::lock_guard<std::mutex> g(pools_mu);
+      auto& p = other_stacks[want];
+      if (!p) p = std::make_unique<StackPool>(want, kGuardSize);
+      pool = p.get();
+    }
+    std::vector<StackSpan> one;
+    pool->take(one, 1);
+    span = one[0];
+  }
+  sanitizer_fresh_stack(span.lo, span.size);
+
+  char* top = span.lo + span.size;
+  Fiber* f = new (align_down(top - sizeof(Fiber), 64)) Fiber();
+  char* box = align_down(reinterpret_cast<char*>(f) - box_size, std::max<size_t>(box_align, 16));
+  if (static_cast<size_t>(box - span.lo) < span.size / 2) {
+    f->~Fiber();
+    std::vector<StackSpan> back{span};
+    pool->give(back.data(), 1);
+    throw UsageError("weft: spawn: the closure (" + std::to_string(box_size) +
+                     " bytes) needs more than half of the fiber's stack; capture less or "
+                     "raise SpawnOptions::stack_size");
+  }
+  f->box = box;
+  char* sp = align_down(box, 64);
+  f->ctx = ctx::make_fcontext(sp, static_cast<size_t>(sp - span.lo), &fiber_entry);
+  f->sched = this;
+  f->id = next_id.fetch_add(1, std::memory_order_relaxed);
+  const size_t name_len = std::min(so.name.size(), sizeof f->name - 1);
+  std::memcpy(f->name, so.name.data(), name_len);
+  f->name[name_len] = '\0';
+  f->stack_lo = span.lo;
+  f->stack_size = span.size;
+  f->guard_size = pool->guard_size();
+  f->refs.store(2, std::memory_order_relaxed);
+  sanitizer_created(f);
+  registry_add(w && w->sched == this ? &w->registry : &outside_registry, f);
+  live.fetch_add(1, std::memory_order_relaxed);
+  return f;
+}
+
+void Scheduler::release(Fiber* f) {
+  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (f->destroy && f->done) f->destroy(f);
+  sanitizer_destroyed(f);
+  StackSpan span{f->stack_lo, f->stack_size};
+  f->~Fiber();
+  Worker* w = current_worker();
+  if (span.size == opts.stack_size) {
+    if (w && w->sched == this) {
+      w->stacks.put(span);
+    } else {
+      default_stacks.give(&span, 1);
+    }
+  } else {
+    std::lock_guard<std::mutex> g(pools_mu);
+    other_stacks[span.size]->give(&span, 1);
+  }
+}
+
+namespace {
+const char* state_name(FiberState s) {
+  switch (s) {
+    case FiberState::kRunnable: return "runnable";
+    case FiberState::kRunning: return "running";
+    case FiberState::kParked: return "parked";
+    case FiberState::kDone: return "done";
+  }
+  return "?";
+}
+
+void dump_registry(const Registry& r, std::string& out) {
+  std::lock_guard<SpinLock> g(const_cast<SpinLock&>(r.mu));
+  for (Fiber* f = r.head; f; f = f->reg_next) {
+    char line[256];
+    const FiberState st = f->state.load(std::memory_order_relaxed);
+    int n = std::snprintf(line, sizeof line, "fiber %llu \"%s\" %s",
+                          static_cast<unsigned long long>(f->id), f->name, state_name(st));
+    const char* what = f->wait_what.load(std::memory_order_relaxed);
+    const void* obj = f->wait_obj.load(std::memory_order_relaxed);
+    if (st == FiberState::kParked && what) {
+      if (what == kJoinWhat && obj) {
+        std::snprintf(line + n, sizeof line - n, " on join of fiber %llu",
+                      static_cast<unsigned long long>(static_cast<const Fiber*>(obj)->id));
+      } else if (obj) {
+        std::snprintf(line + n, sizeof line - n, " on %s %p", what, obj);
+      } else {
+        std::snprintf(line + n, sizeof line - n, " on %s", what);
+      }
+    }
+    out += line;
+    out += '\n';
+  }
+}
+}  // namespace
+
+std::string Scheduler::dump() const {
+  std::string out;
+  dump_registry(outside_registry, out);
+  for (auto& w : workers) dump_registry(w->registry, out);
+  return out;
+}
+
+// ------------------------------------------- entry points used by headers
+
+Fiber* create_fiber(Scheduler* sched, size_t box_size, size_t box_align, const SpawnOptions& so,
+                    const char* call) {
+  if (!sched) {
+    Fiber* cur = current_fiber();
+    if (!cur) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+    sched = cur->sched;
+  }
+  return sched->create(box_size, box_align, so);
+}
+
+void start_fiber(Fiber* f) {
+  Worker* w = current_worker();
+  if (w && w->sched == f->sched) {
+    w->make_ready(f);
+  } else {
+    f->sched->inject(f);
+  }
+}
+
+void release_fiber(Fiber* f) { f->sched->release(f); }
+
+void join_wait(Fiber* f) {
+  Waiter w;
+  w.bind_current("JoinHandle::join");
+  f->join_lock.lock();
+  if (f->done) {
+    f->join_lock.unlock();
+    return;
+  }
+  f->joiner = &w;
+  park(f->join_lock, w, kNoDeadline, kJoinWhat, f);
+}
+
+void detach_fiber(Fiber* f) {
+  bool orphan_error;
+  {
+    std::lock_guard<SpinLock> g(f->join_lock);
+    f->detached = true;
+    orphan_error = f->done && f->error;
+  }
+  if (orphan_error) fatal_uncaught(f);
+  f->sched->release(f);
+}
+
+}  // namespace weft::runtime::detail
+
+// ----------------------------------------------------------- public API
+
+namespace weft::runtime {
+
+using detail::current_fiber;
+using detail::current_worker;
+
+Runtime::Runtime(Options options) : sched_(std::make_unique<detail::Scheduler>(options)) {}
+Runtime::~Runtime() = default;
+
+int Runtime::workers() const noexcept { return sched_->nworkers; }
+
+void Runtime::run_fiber(void* fiber) { sched_->run_main(static_cast<detail::Fiber*>(fiber)); }
+
+Runtime::ExternalHold::ExternalHold(Runtime& rt) : sched_(rt.sched_.get()) {
+  sched_->external_holds.fetch_add(1, std::memory_order_seq_cst);
+}
+Runtime::ExternalHold::~ExternalHold() {
+  sched_->external_holds.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+std::string fiber_dump() {
+  detail::Worker* w = current_worker();
+  return w ? w->sched->dump() : std::string();
+}
+
+bool in_fiber() noexcept { return current_fiber() != nullptr; }
+
+void Waiter::bind_current(const char* call) {
+  fiber = current_fiber();
+  if (!fiber) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+}
+
+void wake(Waiter& w, WakeReason reason) noexcept {
+  w.reason = reason;
+  if (detail::Fiber* f = w.fiber) {
+    detail::Worker* wk = current_worker();
+    if (wk && wk->sched == f->sched) {
+      wk->make_ready(f);
+    } else {
+      f->sched->inject(f);
+    }
+  } else {
+    w.thread->unpark();
+  }
+}
+
+void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
+               void (*after)(void*), void* arg) {
+  detail::Worker* wk = current_worker();
+  detail::Fiber* self = wk->current;
+  self->wait_what.store(what, std::memory_order_relaxed);
+  self->wait_obj.store(obj, std::memory_order_relaxed);
+  self->state.store(detail::FiberState::kParked, std::memory_order_relaxed);
+  if (deadline != kNoDeadline) {
+    w.timed = true;
+    w.deadline = deadline;
+    wk->timers.insert(&w);
+  }
+  wk->switch_away({detail::PostSwitch::kCall, after, arg});
+  if (w.timed) detail::TimerHeap::remove(&w);
+  self->wait_what.store(nullptr, std::memory_order_relaxed);
+}
+
+void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const void* obj) {
+  if (!w.fiber) {
+    lock.unlock();
+    w.thread->wait();
+    return;
+  }
+  park_then(w, deadline, what, obj, [](void* l) { static_cast<SpinLock*>(l)->unlock(); }, &lock);
+}
+
+namespace this_fiber {
+
+void yield() {
+  detail::Worker* w = current_worker();
+  if (!w || w->current == &w->sched_fiber) {
+    throw UsageError("weft: this_fiber::yield called outside a fiber");
+  }
+  w->switch_away({detail::PostSwitch::kRequeue});
+}
+
+void sleep_until(Deadline d) {
+  Waiter w;
+  w.bind_current("this_fiber::sleep_until");
+  if (d <= Clock::now()) return yield();
+  park_then(w, d, "sleep", nullptr, [](void*) {}, nullptr);
+}
+
+uint64_t id() noexcept {
+  detail::Fiber* f = current_fiber();
+  return f ? f->id : 0;
+}
+
+std::string_view name() {
+  detail::Fiber* f = current_fiber();
+  if (!f) throw UsageError("weft: this_fiber::name called outside a fiber");
+  return f->name;
+}
+
+void set_name(std::string_view name) {
+  detail::Fiber* f = current_fiber();
+  if (!f) throw UsageError("weft: this_fiber::set_name called outside a fiber");
+  const size_t n = std::min(name.size(), sizeof f->name - 1);
+  std::memcpy(f->name, name.data(), n);
+  f->name[n] = '\0';
+}
+
+int worker_index() noexcept {
+  detail::Worker* w = current_worker();
+  return w ? w->index : -1;
+}
+
+}  // namespace this_fiber
+
+}  // namespace weft::runtime

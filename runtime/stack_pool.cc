@@ -1,0 +1,72 @@
+#include "runtime/detail/stack_pool.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+namespace weft::runtime::detail {
+
+namespace {
+
+constexpr int kMadvGuardInstall = 102;  // MADV_GUARD_INSTALL, Linux 6.13; not in older headers
+constexpr size_t kSlabBytes = 16u << 20;
+
+void install_guard(char* p, size_t n) {
+  static bool guard_markers = true;  // first refusal switches to mprotect for good
+  if (guard_markers && madvise(p, n, kMadvGuardInstall) == 0) return;
+  guard_markers = false;
+  if (mprotect(p, n, PROT_NONE) != 0) {
+    std::fprintf(stderr, "weft: cannot protect a fiber stack guard: %s\n", std::strerror(errno));
+    throw std::bad_alloc();
+  }
+}
+
+}  // namespace
+
+StackPool::StackPool(size_t stack_size, size_t guard_size)
+    : stack_size_(stack_size), guard_size_(guard_size) {}
+
+StackPool::~StackPool() {
+  for (auto& [p, n] : slabs_) munmap(p, n);
+}
+
+void StackPool::add_slab() {
+  const size_t stride = stack_size_ + guard_size_;
+  const size_t count = std::max<size_t>(1, kSlabBytes / stride);
+  const size_t bytes = count * stride;
+  void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mem == MAP_FAILED) {
+    std::fprintf(stderr,
+                 "weft: cannot map %zu bytes for fiber stacks: %s (check ulimit -v and "
+                 "vm.max_map_count)\n",
+                 bytes, std::strerror(errno));
+    throw std::bad_alloc();
+  }
+  madvise(mem, bytes, MADV_NOHUGEPAGE);
+  slabs_.emplace_back(mem, bytes);
+  char* base = static_cast<char*>(mem);
+  // Hand out the top of the slab first: free_ is a stack, so push bottom-up.
+  for (size_t i = 0; i < count; ++i) {
+    char* guard = base + i * stride;
+    install_guard(guard, guard_size_);
+    free_.push_back({guard + guard_size_, stack_size_});
+  }
+}
+
+void StackPool::take(std::vector<StackSpan>& out, size_t n) {
+  std::lock_guard<std::mutex> g(mu_);
+  while (free_.size() < n) add_slab();
+  out.insert(out.end(), free_.end() - static_cast<ptrdiff_t>(n), free_.end());
+  free_.resize(free_.size() - n);
+}
+
+void StackPool::give(const StackSpan* s, size_t n) {
+  std::lock_guard<std::mutex> g(mu_);
+  free_.insert(free_.end(), s, s + n);
+}
+
+}  // namespace weft::runtime::detail
