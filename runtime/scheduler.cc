@@ -692,7 +692,7 @@ Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& 
   f->sched = this;
   f->id = next_id.fetch_add(1, std::memory_order_relaxed);
   const size_t name_len = std::min(so.name.size(), sizeof f->name - 1);
-  std::memcpy(f->name, so.name.data(), name_len);
+  if (name_len) std::memcpy(f->name, so.name.data(), name_len);
   f->name[name_len] = '\0';
   f->stack_lo = span.lo;
   f->stack_size = span.size;
@@ -919,7 +919,7 @@ void set_name(std::string_view name) {
   detail::Fiber* f = current_fiber();
   if (!f) throw UsageError("weft: this_fiber::set_name called outside a fiber");
   const size_t n = std::min(name.size(), sizeof f->name - 1);
-  std::memcpy(f->name, name.data(), n);
+  if (n) std::memcpy(f->name, name.data(), n);
   f->name[n] = '\0';
 }
 

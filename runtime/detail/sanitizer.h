@@ -4,10 +4,13 @@
 // sanitizer_before_jump / sanitizer_after_jump; without sanitizers these
 // compile to nothing.
 //
-// TSan switches use no_sync: a switch on one OS thread does not by itself
-// order two fibers' memory accesses (they could as well have run on two
-// threads), so races between fibers are reported unless the program's own
-// synchronisation (channels, mutexes, the run queues' atomics) orders them.
+// A TSan switch synchronises the two fibers (TSan's default). It has to: the
+// scheduler's per-thread bookkeeping (the worker's current fiber, the pending
+// post-switch action, thread-locals) is handed from fiber to fiber on one OS
+// thread by the switch itself, with no atomics. Races between fibers that run
+// on different workers are still reported; two fibers that happened to run
+// back to back on one worker are ordered by that switch, as two threads are
+// by any lock they happened to share.
 #pragma once
 
 #include <cstddef>
@@ -65,7 +68,7 @@ inline void sanitizer_before_jump(Fiber* from, Fiber* to, bool from_exits) {
                                  to->stack_size);
 #endif
 #if defined(__SANITIZE_THREAD__)
-  __tsan_switch_to_fiber(to->tsan_fiber, __tsan_switch_to_fiber_no_sync);
+  __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
   (void)from;
   (void)to;

@@ -194,11 +194,12 @@ TEST_CASE("work is stolen by an idle worker") {
 TEST_CASE("spawning and joining 10^5 fibers loses none") {
   for_each_worker_count([](int) {
     std::atomic<int64_t> sum{0};
+    constexpr int kN = weft::runtime::testing::kManyFibers;
     std::vector<JoinHandle<void>> hs;
-    hs.reserve(100000);
-    for (int i = 0; i < 100000; ++i) hs.push_back(spawn([&sum, i] { sum.fetch_add(i); }));
+    hs.reserve(kN);
+    for (int i = 0; i < kN; ++i) hs.push_back(spawn([&sum, i] { sum.fetch_add(i); }));
     for (auto& h : hs) h.join();
-    CHECK(sum.load() == int64_t(100000) * 99999 / 2);
+    CHECK(sum.load() == int64_t(kN) * (kN - 1) / 2);
   });
 }
 

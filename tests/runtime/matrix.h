@@ -11,6 +11,15 @@ namespace weft::runtime::testing {
 
 inline constexpr int kWorkerCounts[] = {1, 4};
 
+// How many fibers the "10^5 fibers" behaviours use. ThreadSanitizer tracks
+// every fiber as a thread and dies past 8128 live ones, so under it the same
+// tests run with fewer.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kManyFibers = 4000;
+#else
+inline constexpr int kManyFibers = 100000;
+#endif
+
 // Runs `body(workers)` as the main fiber of a fresh runtime, once per count.
 template <class F>
 void for_each_worker_count(F body, Options base = {}) {

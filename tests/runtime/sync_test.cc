@@ -1,0 +1,156 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+#include "runtime/channel.h"
+#include "runtime/cond_var.h"
+#include "runtime/mutex.h"
+#include "runtime/runtime.h"
+#include "runtime/semaphore.h"
+#include "runtime/wait_group.h"
+#include "tests/runtime/matrix.h"
+
+using namespace weft::runtime;
+using namespace std::chrono_literals;
+using weft::runtime::testing::for_each_worker_count;
+
+TEST_CASE("a mutex excludes fibers on every worker") {
+  for_each_worker_count([](int) {
+    Mutex mu;
+    int64_t counter = 0;  // plain: only the mutex orders the accesses
+    int inside = 0;
+    bool overlapped = false;
+    std::vector<JoinHandle<void>> hs;
+    for (int f = 0; f < 16; ++f) {
+      hs.push_back(spawn([&] {
+        for (int i = 0; i < 2000; ++i) {
+          std::lock_guard g(mu);
+          if (++inside != 1) overlapped = true;
+          ++counter;
+          if (i % 100 == 0) this_fiber::yield();  // park others while holding it
+          --inside;
+        }
+      }));
+    }
+    for (auto& h : hs) h.join();
+    CHECK_FALSE(overlapped);
+    CHECK(counter == 16 * 2000);
+    CHECK(mu.try_lock());
+    mu.unlock();
+  });
+}
+
+TEST_CASE("a condition variable wakes a waiter when its predicate turns true") {
+  for_each_worker_count([](int) {
+    Mutex mu;
+    CondVar cv;
+    std::vector<int> queue;
+    auto consumer = spawn([&] {
+      int total = 0;
+      for (int n = 0; n < 100; ++n) {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return !queue.empty(); });
+        total += queue.back();
+        queue.pop_back();
+      }
+      return total;
+    });
+    for (int i = 1; i <= 100; ++i) {
+      {
+        std::lock_guard g(mu);
+        queue.push_back(i);
+      }
+      cv.notify_one();
+      if (i % 10 == 0) this_fiber::yield();
+    }
+    CHECK(consumer.join() == 5050);
+  });
+}
+
+TEST_CASE("a condition variable wait with a deadline times out holding the mutex") {
+  for_each_worker_count([](int) {
+    Mutex mu;
+    CondVar cv;
+    std::unique_lock lk(mu);
+    auto start = Clock::now();
+    CHECK_FALSE(cv.wait_until(lk, Clock::now() + 10ms));
+    CHECK(Clock::now() - start >= 10ms);
+    CHECK(lk.owns_lock());
+    CHECK_FALSE(mu.try_lock());
+  });
+}
+
+TEST_CASE("notify_all wakes every waiter") {
+  for_each_worker_count([](int) {
+    Mutex mu;
+    CondVar cv;
+    bool go = false;
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 30; ++i) {
+      hs.push_back(spawn([&] {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return go; });
+      }));
+    }
+    this_fiber::sleep_for(5ms);
+    {
+      std::lock_guard g(mu);
+      go = true;
+    }
+    cv.notify_all();
+    for (auto& h : hs) h.join();
+  });
+}
+
+TEST_CASE("a wait group waits for every fiber it counts") {
+  for_each_worker_count([](int) {
+    WaitGroup wg;
+    std::atomic<int> finished{0};
+    for (int i = 0; i < 100; ++i) {
+      wg.add(1);
+      spawn([&, i] {
+        this_fiber::sleep_for(std::chrono::microseconds(i * 10));
+        finished.fetch_add(1);
+        wg.done();
+      }).detach();
+    }
+    wg.wait();
+    CHECK(finished.load() == 100);
+    CHECK_THROWS_AS(wg.done(), UsageError);
+  });
+}
+
+TEST_CASE("a semaphore bounds how many fibers run at once") {
+  for_each_worker_count([](int) {
+    Semaphore sem(3);
+    std::atomic<int> inside{0}, most{0};
+    std::vector<JoinHandle<void>> hs;
+    for (int i = 0; i < 40; ++i) {
+      hs.push_back(spawn([&] {
+        sem.acquire();
+        int now = inside.fetch_add(1) + 1;
+        int m = most.load();
+        while (now > m && !most.compare_exchange_weak(m, now)) {
+        }
+        this_fiber::sleep_for(200us);
+        inside.fetch_sub(1);
+        sem.release();
+      }));
+    }
+    for (auto& h : hs) h.join();
+    CHECK(most.load() == 3);
+    CHECK(sem.try_acquire());
+  });
+}
+
+TEST_CASE("a semaphore acquire with a deadline gives up and leaves the count intact") {
+  for_each_worker_count([](int) {
+    Semaphore sem(0);
+    CHECK_FALSE(sem.acquire_until(Clock::now() + 5ms));
+    sem.release();
+    CHECK(sem.acquire_until(Clock::now() + 5ms));
+    CHECK_FALSE(sem.try_acquire());
+  });
+}

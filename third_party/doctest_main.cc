@@ -1,0 +1,3 @@
+// The main() shared by every doctest test binary.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
