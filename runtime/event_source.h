@@ -37,4 +37,9 @@ class EventSource {
   virtual size_t waiters() const = 0;
 };
 
+// The event source of the worker running the calling fiber, or null outside
+// a fiber or when the runtime has none. A fiber that parks on it is woken by
+// that worker's poll(), wherever the fiber runs afterwards.
+EventSource* current_event_source() noexcept;
+
 }  // namespace weft::runtime

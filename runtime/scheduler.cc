@@ -842,6 +842,11 @@ std::string fiber_dump() {
 
 bool in_fiber() noexcept { return current_fiber() != nullptr; }
 
+EventSource* current_event_source() noexcept {
+  detail::Worker* w = current_worker();
+  return w && w->current != &w->sched_fiber ? w->events.get() : nullptr;
+}
+
 void Waiter::bind_current(const char* call) {
   fiber = current_fiber();
   if (!fiber) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
