@@ -123,4 +123,18 @@ void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const 
 void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
                void (*after)(void*), void* arg);
 
+// Declares, for its lifetime, that the calling fiber will be woken by a thread
+// outside the runtime (a helper thread pool, say), so that all fibers being
+// parked meanwhile is no deadlock. Fibers only.
+class ExternalWaitGuard {
+ public:
+  ExternalWaitGuard();
+  ~ExternalWaitGuard();
+  ExternalWaitGuard(const ExternalWaitGuard&) = delete;
+  ExternalWaitGuard& operator=(const ExternalWaitGuard&) = delete;
+
+ private:
+  detail::Fiber* fiber_;
+};
+
 }  // namespace weft::runtime

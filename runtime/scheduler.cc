@@ -580,15 +580,17 @@ Scheduler::~Scheduler() {
 
 Fiber* Scheduler::global_pop(Worker* w) {
   std::lock_guard<std::mutex> g(global_mu);
-  uint32_t size = global_size.load(std::memory_order_relaxed);
+  const uint32_t size = global_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  uint32_t n = std::min<uint32_t>(size / nworkers + 1, RunQueue::kCapacity / 2);
+  // This worker's share, bounded by the room in its local queue.
+  const uint32_t room = RunQueue::kCapacity - w->runq.size();
+  const uint32_t n = std::min({size, size / nworkers + 1, RunQueue::kCapacity / 2, room + 1});
   Fiber* first = global_head;
   global_head = first->next;
-  for (uint32_t i = 1; i < n && global_head; ++i) {
+  for (uint32_t i = 1; i < n; ++i) {
     Fiber* f = global_head;
     global_head = f->next;
-    w->runq.push(f);
+    w->runq.push(f);  // cannot fail: n - 1 <= room, and only this worker pushes
   }
   if (!global_head) global_tail = nullptr;
   global_size.store(size - n, std::memory_order_relaxed);
@@ -850,6 +852,15 @@ EventSource* current_event_source() noexcept {
 void Waiter::bind_current(const char* call) {
   fiber = current_fiber();
   if (!fiber) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+}
+
+ExternalWaitGuard::ExternalWaitGuard() : fiber_(current_fiber()) {
+  if (!fiber_) throw UsageError("weft: ExternalWaitGuard used outside a fiber");
+  fiber_->sched->external_holds.fetch_add(1, std::memory_order_seq_cst);
+}
+
+ExternalWaitGuard::~ExternalWaitGuard() {
+  fiber_->sched->external_holds.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 void wake(Waiter& w, WakeReason reason) noexcept {
