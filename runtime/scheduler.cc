@@ -655,6 +655,7 @@ void Scheduler::run_main(Fiber* m) {
   }
   workers[0]->run_loop();
   for (int i = 1; i < nworkers; ++i) workers[i]->thread.join();
+  while (outside_wakes.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
 Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& so) {
@@ -870,7 +871,12 @@ void wake(Waiter& w, WakeReason reason) noexcept {
     if (wk && wk->sched == f->sched) {
       wk->make_ready(f);
     } else {
-      f->sched->inject(f);
+      // From outside: the woken fiber may finish the program before inject()
+      // returns; run() waits for `outside_wakes` to drain before tearing down.
+      detail::Scheduler* s = f->sched;
+      s->outside_wakes.fetch_add(1, std::memory_order_seq_cst);
+      s->inject(f);
+      s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
     }
   } else {
     w.thread->unpark();

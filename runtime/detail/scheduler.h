@@ -122,6 +122,7 @@ class Scheduler {
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> live{0};
   std::atomic<int> external_holds{0};
+  std::atomic<int> outside_wakes{0};  // wake() calls from other threads still inside us
   std::atomic<uint64_t> next_id{1};
   Fiber* main = nullptr;
   Registry outside_registry;  // fibers spawned from outside any worker
