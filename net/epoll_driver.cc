@@ -1,0 +1,79 @@
+// The epoll driver: one epoll instance per worker. Each descriptor is
+// registered once, edge-triggered for both directions, the first time a fiber
+// has to wait on it (most short exchanges never wait); the registration stays
+// until the socket is closed, so parking costs no epoll_ctl.
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "net/readiness.h"
+
+namespace weft::net {
+
+namespace {
+
+class EpollDriver final : public ReadinessDriver {
+ public:
+  EpollDriver() : epfd_(epoll_create1(EPOLL_CLOEXEC)) {
+    if (epfd_ < 0) throw BackendError(std::string("weft: epoll_create1: ") + std::strerror(errno));
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the interrupt eventfd
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd(), &ev);
+  }
+  ~EpollDriver() override { ::close(epfd_); }
+
+  Backend backend() const noexcept override { return Backend::kEpoll; }
+
+ protected:
+  Result<void> watch(detail::FdState* st) override {
+    epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = st;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, st->fd, &ev) != 0) return Result<void>::failure(errno);
+    return {};
+  }
+
+  void unwatch(detail::FdState* st) noexcept override {
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, st->fd, nullptr);
+  }
+
+  void wait(Deadline d) override {
+    epoll_event events[256];
+    timespec ts;
+    timespec* tp = nullptr;
+    if (d == Deadline::min()) {
+      ts = {0, 0};
+      tp = &ts;
+    } else if (d != kNoDeadline) {
+      auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(d - runtime::Clock::now());
+      if (left.count() < 0) left = left.zero();
+      ts.tv_sec = static_cast<time_t>(left.count() / 1000000000);
+      ts.tv_nsec = static_cast<long>(left.count() % 1000000000);
+      tp = &ts;
+    }
+    int n = epoll_pwait2(epfd_, events, 256, tp, nullptr);
+    for (int i = 0; i < n; ++i) {
+      auto* st = static_cast<detail::FdState*>(events[i].data.ptr);
+      if (!st) {
+        drain_wake_fd();
+        continue;
+      }
+      const uint32_t e = events[i].events;
+      deliver(st, e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR),
+              e & (EPOLLOUT | EPOLLHUP | EPOLLERR));
+    }
+  }
+
+ private:
+  int epfd_;
+};
+
+}  // namespace
+
+std::unique_ptr<IoDriver> make_epoll_driver() { return std::make_unique<EpollDriver>(); }
+
+}  // namespace weft::net

@@ -1,0 +1,68 @@
+// IoDriver: one worker's I/O manager. Each worker of a runtime configured
+// with use_backend() owns one driver, which is that worker's EventSource:
+// the worker waits in it when idle, and it wakes the fibers whose I/O is
+// done. The calls below are the blocking-style primitives TcpStream and
+// TcpListener are built from; they park only the calling fiber.
+//
+// Two families implement it:
+// - readiness drivers (select, poll, epoll) try the syscall first and, on
+//   EAGAIN, park the fiber until the descriptor is ready (readiness.h);
+// - the io_uring driver submits the operation itself and parks the fiber
+//   until its completion arrives (uring_driver.cc).
+//
+// Every call: fibers only; `deadline` kNoDeadline means none; on failure a
+// Result carrying errno (ETIMEDOUT at the deadline, ECANCELED if the socket
+// was closed by another fiber). Byte counts may be partial except where said.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+
+#include "net/backend.h"
+#include "net/result.h"
+#include "net/socket.h"
+#include "runtime/clock.h"
+#include "runtime/event_source.h"
+
+namespace weft::net {
+
+using runtime::Deadline;
+using runtime::kNoDeadline;
+
+class IoDriver : public runtime::EventSource {
+ public:
+  virtual Backend backend() const noexcept = 0;
+
+  // At least one byte, or 0 at end of stream.
+  virtual Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) = 0;
+  virtual Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) = 0;
+  virtual Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) = 0;
+  // A new non-blocking, close-on-exec descriptor; the peer's address in *peer.
+  virtual Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) = 0;
+  // Connects a non-blocking socket; ECONNREFUSED etc. as values.
+  virtual Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) = 0;
+  // Sends up to `len` bytes of `file_fd` from `offset` without copying them
+  // through user space.
+  virtual Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len,
+                                  Deadline d) = 0;
+
+  // Regular files: never stall the worker on a slow disk.
+  virtual Result<int> open(const char* path, int flags, mode_t mode) = 0;
+  virtual Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) = 0;
+  virtual Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) = 0;
+
+  // Wakes every fiber this driver has parked on `s` (they see ECANCELED);
+  // any thread. Called by Socket::close before the shutdown.
+  virtual void cancel(Socket& s) noexcept = 0;
+  // Drops the driver's state for `s` before its descriptor is closed.
+  virtual void forget(Socket& s) noexcept = 0;
+};
+
+// The driver of the worker running the calling fiber; null outside a fiber
+// or in a runtime without use_backend().
+IoDriver* current_driver() noexcept;
+
+}  // namespace weft::net

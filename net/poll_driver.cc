@@ -1,0 +1,147 @@
+// The poll and select drivers: the kernel keeps no interest set, so each
+// driver keeps a watch list of the descriptors homed on it and, on every
+// wait, asks about those that have a fiber waiting. Level-triggered: a
+// descriptor with no waiter is simply left out. A fiber on another worker
+// that adds a waiter interrupts the home's wait so the next one includes it.
+// Both scale with the number of watched descriptors, as they always have;
+// they are here for portability and comparison.
+
+#include <poll.h>
+#include <sys/select.h>
+
+#include <cstdio>
+#include <mutex>
+#include <vector>
+
+#include "net/readiness.h"
+
+namespace weft::net {
+
+namespace {
+
+using detail::FdState;
+
+class ListDriver : public ReadinessDriver {
+ protected:
+  Result<void> watch(FdState* st) override {
+    std::lock_guard<runtime::SpinLock> g(list_mu_);
+    st->watch_index = static_cast<int>(list_.size());
+    list_.push_back(st);
+    return {};
+  }
+
+  void unwatch(FdState* st) noexcept override {
+    std::lock_guard<runtime::SpinLock> g(list_mu_);
+    int i = st->watch_index;
+    if (i < 0) return;
+    list_[i] = list_.back();
+    list_[i]->watch_index = i;
+    list_.pop_back();
+    st->watch_index = -1;
+  }
+
+  // The descriptors with waiters right now and what they wait for.
+  struct Interest {
+    FdState* st;
+    bool read;
+    bool write;
+  };
+  void snapshot(std::vector<Interest>& out) {
+    out.clear();
+    std::lock_guard<runtime::SpinLock> g(list_mu_);
+    for (FdState* st : list_) {
+      std::lock_guard<runtime::SpinLock> s(st->mu);
+      bool r = !st->readers.empty();
+      bool w = !st->writers.empty();
+      if (r || w) out.push_back({st, r, w});
+    }
+  }
+
+  std::vector<Interest> interest_;  // owner only: scratch for wait()
+
+ private:
+  runtime::SpinLock list_mu_;
+  std::vector<FdState*> list_;  // guarded by list_mu_
+};
+
+class PollDriver final : public ListDriver {
+ public:
+  Backend backend() const noexcept override { return Backend::kPoll; }
+
+ protected:
+  void wait(Deadline d) override {
+    snapshot(interest_);
+    fds_.clear();
+    fds_.push_back({wake_fd(), POLLIN, 0});
+    for (const Interest& i : interest_) {
+      fds_.push_back({i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)),
+                      0});
+    }
+    int n = ::poll(fds_.data(), fds_.size(), timeout_ms(d));
+    if (n <= 0) return;
+    if (fds_[0].revents) drain_wake_fd();
+    for (size_t k = 1; k < fds_.size(); ++k) {
+      short re = fds_[k].revents;
+      if (!re) continue;
+      bool err = re & (POLLERR | POLLHUP | POLLNVAL);
+      deliver(interest_[k - 1].st, (re & POLLIN) || err, (re & POLLOUT) || err);
+    }
+  }
+
+ private:
+  std::vector<pollfd> fds_;
+};
+
+class SelectDriver final : public ListDriver {
+ public:
+  Backend backend() const noexcept override { return Backend::kSelect; }
+
+ protected:
+  Result<void> watch(FdState* st) override {
+    if (st->fd >= FD_SETSIZE) {
+      std::fprintf(stderr,
+                   "weft: select backend cannot wait on fd %d (FD_SETSIZE is %d); "
+                   "use --io=poll, epoll or io_uring\n",
+                   st->fd, FD_SETSIZE);
+      return Result<void>::failure(kErrFdSetSize);
+    }
+    return ListDriver::watch(st);
+  }
+
+  void wait(Deadline d) override {
+    snapshot(interest_);
+    fd_set rd, wr;
+    FD_ZERO(&rd);
+    FD_ZERO(&wr);
+    FD_SET(wake_fd(), &rd);
+    int maxfd = wake_fd();
+    for (const Interest& i : interest_) {
+      if (i.read) FD_SET(i.st->fd, &rd);
+      if (i.write) FD_SET(i.st->fd, &wr);
+      if (i.st->fd > maxfd) maxfd = i.st->fd;
+    }
+    timeval tv;
+    timeval* tp = nullptr;
+    int ms = timeout_ms(d);
+    if (ms >= 0) {
+      tv.tv_sec = ms / 1000;
+      tv.tv_usec = (ms % 1000) * 1000;
+      tp = &tv;
+    }
+    int n = ::select(maxfd + 1, &rd, &wr, nullptr, tp);
+    if (n <= 0) return;
+    if (FD_ISSET(wake_fd(), &rd)) drain_wake_fd();
+    for (const Interest& i : interest_) {
+      bool r = i.read && FD_ISSET(i.st->fd, &rd);
+      bool w = i.write && FD_ISSET(i.st->fd, &wr);
+      if (r || w) deliver(i.st, r, w);
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<IoDriver> make_poll_driver() { return std::make_unique<PollDriver>(); }
+std::unique_ptr<IoDriver> make_select_driver() { return std::make_unique<SelectDriver>(); }
+
+}  // namespace weft::net

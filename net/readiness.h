@@ -1,0 +1,103 @@
+// The readiness drivers (select, poll, epoll) share everything but the wait:
+// each call tries its syscall first and only on EAGAIN parks the fiber on the
+// descriptor's FdState until the kernel reports it ready.
+//
+// The lost-wake-up rule for edge-triggered readiness: an event that arrives
+// while no fiber waits sets `rd_ready`/`wr_ready`; a fiber about to park
+// checks (and clears) the flag under the same lock and retries the syscall
+// instead. So readiness reported between a fiber's EAGAIN and its parking is
+// never dropped.
+//
+// Ownership: a descriptor's FdState belongs to the driver of the worker that
+// first waited on it (its home). Readiness is reported only by the home's
+// poll; a fiber that later runs on another worker parks on the same FdState
+// and, since the home may be asleep in a wait that does not include this
+// descriptor (select, poll), interrupts it. On close the state is unhooked
+// from the kernel and retired; the home frees it at the start of its next
+// poll, after any batch of events that might still point at it.
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "net/io_driver.h"
+#include "runtime/park.h"
+#include "runtime/spin_lock.h"
+
+namespace weft::net {
+
+class ReadinessDriver;
+
+namespace detail {
+
+struct FdState {
+  FdState(int f, ReadinessDriver* h) : fd(f), home(h) {}
+  const int fd;
+  ReadinessDriver* const home;
+  runtime::SpinLock mu;
+  runtime::WaitList readers;  // guarded by mu
+  runtime::WaitList writers;  // guarded by mu
+  bool rd_ready = false;      // guarded by mu: readable with nobody waiting
+  bool wr_ready = false;      // guarded by mu: writable with nobody waiting
+  int watch_index = -1;       // select/poll: slot in the home's watch list
+};
+
+}  // namespace detail
+
+class ReadinessDriver : public IoDriver {
+ public:
+  ReadinessDriver();
+  ~ReadinessDriver() override;
+
+  Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
+  Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
+  Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
+  Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
+  Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) override;
+  Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) override;
+  Result<int> open(const char* path, int flags, mode_t mode) override;
+  Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
+  Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
+  void cancel(Socket& s) noexcept override;
+  void forget(Socket& s) noexcept override;
+
+  void poll(Deadline d) override;
+  void interrupt() override;
+  size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
+
+ protected:
+  // Adds a descriptor to what this driver waits on; an error refuses it.
+  virtual Result<void> watch(detail::FdState* st) = 0;
+  // Removes it again, before its descriptor is closed.
+  virtual void unwatch(detail::FdState* st) noexcept = 0;
+  // Waits until `d` (Deadline::min(): do not block) and calls deliver() for
+  // each ready descriptor; wake_fd() readable means interrupt().
+  virtual void wait(Deadline d) = 0;
+
+  // Wakes the fibers waiting for what is ready, or remembers it.
+  static void deliver(detail::FdState* st, bool readable, bool writable);
+  int wake_fd() const noexcept { return wake_fd_; }
+  void drain_wake_fd() noexcept;
+  // Milliseconds until `d` for poll-style timeouts: 0, -1 (none) or rounded up.
+  static int timeout_ms(Deadline d);
+
+ private:
+  // Runs `attempt` (a syscall returning ssize_t) until it stops failing with
+  // EAGAIN, parking until `s` is ready in between.
+  template <class Attempt>
+  Result<size_t> retry(Socket& s, bool write, Deadline d, Attempt attempt);
+  // Parks until `s` is readable (or writable): ok, ETIMEDOUT or ECANCELED.
+  Result<void> wait_ready(Socket& s, bool write, Deadline d);
+
+  int wake_fd_;
+  std::atomic<size_t> waiting_{0};
+  runtime::SpinLock retired_mu_;
+  std::vector<detail::FdState*> retired_;  // guarded by retired_mu_
+};
+
+// The readiness drivers, one per worker.
+std::unique_ptr<IoDriver> make_select_driver();
+std::unique_ptr<IoDriver> make_poll_driver();
+std::unique_ptr<IoDriver> make_epoll_driver();
+
+}  // namespace weft::net

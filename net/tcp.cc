@@ -1,0 +1,224 @@
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "net/tcp_listener.h"
+#include "net/tcp_stream.h"
+#include "runtime/fiber.h"
+#include "runtime/park.h"
+
+namespace weft::net {
+
+IoDriver& TcpStream::driver(const char* call) {
+  IoDriver* d = current_driver();
+  if (!d) {
+    throw runtime::UsageError(std::string("weft: ") + call +
+                              " called outside a fiber of a runtime with an I/O backend "
+                              "(see net::use_backend)");
+  }
+  return *d;
+}
+
+Result<TcpStream> TcpStream::connect(const SocketAddress& addr, Deadline d) {
+  IoDriver& io = driver("TcpStream::connect");
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Result<TcpStream>::failure(errno);
+  TcpStream s(fd);
+  if (Result<void> r = io.connect(*s.sock_, addr.raw(), addr.size(), d); !r) {
+    return Result<TcpStream>::failure(r.error());
+  }
+  return s;
+}
+
+Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d) {
+  if (!sock_) return Result<size_t>::failure(EBADF);
+  return driver("TcpStream::read").recv(*sock_, buf, len, d);
+}
+
+Result<void> TcpStream::read_exact(void* buf, size_t len, Deadline d) {
+  IoDriver& io = driver("TcpStream::read_exact");
+  if (!sock_) return Result<void>::failure(EBADF);
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    Result<size_t> n = io.recv(*sock_, p, len, d);
+    if (!n) return Result<void>::failure(n.error());
+    if (*n == 0) return Result<void>::failure(kErrUnexpectedEof);
+    p += *n;
+    len -= *n;
+  }
+  return {};
+}
+
+Result<void> TcpStream::write(const void* buf, size_t len, Deadline d) {
+  IoDriver& io = driver("TcpStream::write");
+  if (!sock_) return Result<void>::failure(EBADF);
+  auto* p = static_cast<const char*>(buf);
+  while (len > 0) {
+    Result<size_t> n = io.send(*sock_, p, len, d);
+    if (!n) return Result<void>::failure(n.error());
+    p += *n;
+    len -= *n;
+  }
+  return {};
+}
+
+Result<void> TcpStream::writev(const iovec* iov, int iovcnt, Deadline d) {
+  IoDriver& io = driver("TcpStream::writev");
+  if (!sock_) return Result<void>::failure(EBADF);
+  // Partial writes advance through a private copy of the vector.
+  iovec small[16];
+  std::vector<iovec> big;
+  iovec* v = small;
+  if (iovcnt > 16) {
+    big.assign(iov, iov + iovcnt);
+    v = big.data();
+  } else {
+    std::copy(iov, iov + iovcnt, small);
+  }
+  int first = 0;
+  while (first < iovcnt) {
+    if (v[first].iov_len == 0) {
+      ++first;
+      continue;
+    }
+    const int cnt = std::min(iovcnt - first, IOV_MAX);
+    Result<size_t> n = io.writev(*sock_, v + first, cnt, d);
+    if (!n) return Result<void>::failure(n.error());
+    size_t left = *n;
+    while (first < iovcnt && left >= v[first].iov_len) {
+      left -= v[first].iov_len;
+      ++first;
+    }
+    if (left) {
+      v[first].iov_base = static_cast<char*>(v[first].iov_base) + left;
+      v[first].iov_len -= left;
+    }
+  }
+  return {};
+}
+
+Result<void> TcpStream::sendfile(int file_fd, off_t offset, size_t len, Deadline d) {
+  IoDriver& io = driver("TcpStream::sendfile");
+  if (!sock_) return Result<void>::failure(EBADF);
+  while (len > 0) {
+    Result<size_t> n = io.sendfile(*sock_, file_fd, offset, len, d);
+    if (!n) return Result<void>::failure(n.error());
+    if (*n == 0) return Result<void>::failure(kErrUnexpectedEof);  // the file is shorter
+    offset += static_cast<off_t>(*n);
+    len -= *n;
+  }
+  return {};
+}
+
+Result<void> TcpStream::shutdown(int how) {
+  if (!sock_) return Result<void>::failure(EBADF);
+  if (::shutdown(sock_->fd(), how) != 0) return Result<void>::failure(errno);
+  return {};
+}
+
+void TcpStream::close() noexcept {
+  if (sock_) sock_->close();
+}
+
+namespace {
+Result<void> set_int_option(const std::unique_ptr<Socket>& s, int level, int name, int value) {
+  if (!s) return Result<void>::failure(EBADF);
+  if (setsockopt(s->fd(), level, name, &value, sizeof value) != 0) {
+    return Result<void>::failure(errno);
+  }
+  return {};
+}
+
+SocketAddress name_of(const std::unique_ptr<Socket>& s, bool peer) {
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof ss;
+  if (!s) return {};
+  int rc = peer ? getpeername(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len)
+                : getsockname(s->fd(), reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return {};
+  return SocketAddress::from(ss, len);
+}
+}  // namespace
+
+Result<void> TcpStream::set_nodelay(bool on) {
+  return set_int_option(sock_, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+Result<void> TcpStream::set_cork(bool on) {
+  return set_int_option(sock_, IPPROTO_TCP, TCP_CORK, on ? 1 : 0);
+}
+
+SocketAddress TcpStream::peer_address() const { return name_of(sock_, true); }
+SocketAddress TcpStream::local_address() const { return name_of(sock_, false); }
+
+// ------------------------------------------------------------ TcpListener
+
+Result<TcpListener> TcpListener::bind(const SocketAddress& addr, ListenOptions o) {
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Result<TcpListener>::failure(errno);
+  TcpListener l;
+  l.sock_ = std::make_unique<Socket>(fd);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (o.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return Result<TcpListener>::failure(errno);
+  }
+  if (::bind(fd, addr.raw(), addr.size()) != 0) return Result<TcpListener>::failure(errno);
+  if (::listen(fd, o.backlog) != 0) return Result<TcpListener>::failure(errno);
+  return l;
+}
+
+Result<TcpStream> TcpListener::accept(Deadline d, SocketAddress* peer) {
+  IoDriver* io = current_driver();
+  if (!io) {
+    throw runtime::UsageError(
+        "weft: TcpListener::accept called outside a fiber of a runtime with an I/O backend");
+  }
+  if (!sock_) return Result<TcpStream>::failure(EBADF);
+  auto backoff = std::chrono::milliseconds(5);
+  for (;;) {
+    sockaddr_storage ss = {};
+    Result<int> fd = io->accept(*sock_, &ss, d);
+    if (fd) {
+      if (peer) *peer = SocketAddress::from(ss, sizeof ss);
+      return TcpStream(*fd);
+    }
+    const int e = fd.error();
+    if (e == ECONNABORTED || e == EINTR) continue;
+    if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+      return Result<TcpStream>::failure(sock_->closed() ? ECANCELED : e);
+    }
+    // Out of descriptors: the pending connection stays in the backlog. Wait
+    // (never spin), say so at most once a second, and try again.
+    static std::atomic<int64_t> last_log{0};
+    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              runtime::Clock::now().time_since_epoch())
+                              .count();
+    int64_t prev = last_log.load(std::memory_order_relaxed);
+    if (now_s != prev && last_log.compare_exchange_strong(prev, now_s)) {
+      std::fprintf(stderr, "weft: accept on %s: %s; backing off\n",
+                   local_address().to_string().c_str(), error_message(e).c_str());
+    }
+    const auto wake = std::min(runtime::Clock::now() + backoff, d);
+    runtime::this_fiber::sleep_until(wake);
+    if (runtime::Clock::now() >= d) return Result<TcpStream>::failure(ETIMEDOUT);
+    if (sock_->closed()) return Result<TcpStream>::failure(ECANCELED);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
+}
+
+SocketAddress TcpListener::local_address() const { return name_of(sock_, false); }
+
+void TcpListener::close() noexcept {
+  if (sock_) sock_->close();
+}
+
+}  // namespace weft::net

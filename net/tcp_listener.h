@@ -1,0 +1,52 @@
+// TcpListener: a listening TCP socket whose accept() parks the calling fiber.
+//
+//   auto l = TcpListener::bind(*SocketAddress::parse("127.0.0.1", 8080));
+//   if (!l) die(l.message());
+//   for (;;) {
+//     Result<TcpStream> c = l.value().accept();
+//     if (!c) break;                                   // closed, or a real error
+//     spawn([s = std::move(c.value())]() mutable { serve(s); }).detach();
+//   }
+//
+// accept() rides out descriptor exhaustion: on EMFILE/ENFILE it backs off
+// (never spinning), writes one line per second to stderr, and resumes when
+// descriptors free up. A single acceptor fiber parks on one worker's driver,
+// so one connection wakes one worker (no thundering herd).
+#pragma once
+
+#include <memory>
+
+#include "net/address.h"
+#include "net/result.h"
+#include "net/socket.h"
+#include "net/tcp_stream.h"
+
+namespace weft::net {
+
+struct ListenOptions {
+  int backlog = 1024;
+  bool reuse_port = false;  // SO_REUSEPORT: several listeners share the port
+};
+
+class TcpListener {
+ public:
+  TcpListener() = default;
+
+  // Binds and listens (SO_REUSEADDR always); any thread.
+  static Result<TcpListener> bind(const SocketAddress& addr, ListenOptions o = {});
+
+  // Parks until a connection arrives; its peer in *peer if given. ECANCELED
+  // once closed, ETIMEDOUT at the deadline. Fibers only.
+  Result<TcpStream> accept(Deadline d = kNoDeadline, SocketAddress* peer = nullptr);
+
+  // The bound address (with the real port after binding port 0).
+  SocketAddress local_address() const;
+  // Closes; a fiber blocked in accept() wakes with ECANCELED. Any fiber.
+  void close() noexcept;
+  int fd() const noexcept { return sock_ ? sock_->fd() : -1; }
+
+ private:
+  std::unique_ptr<Socket> sock_;
+};
+
+}  // namespace weft::net

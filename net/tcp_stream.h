@@ -1,0 +1,72 @@
+// TcpStream: a connected TCP socket with blocking-style calls for fibers.
+// Only the calling fiber parks; the worker runs others meanwhile, whichever
+// backend (--io=) the runtime uses.
+//
+//   Result<TcpStream> c = TcpStream::connect(*SocketAddress::parse("127.0.0.1", 7), deadline);
+//   if (!c) return log(c.message());
+//   TcpStream s = std::move(c.value());
+//   if (auto w = s.write("ping", 4); !w) ...;
+//   char buf[4];
+//   if (auto r = s.read_exact(buf, 4, Clock::now() + 1s); !r) ...;   // ETIMEDOUT after 1 s
+//
+// Every call: fibers only (UsageError otherwise); an optional deadline;
+// failures are Result values (ETIMEDOUT, ECONNRESET, EPIPE, ECANCELED when
+// another fiber closed the stream...). A read that times out consumed
+// nothing, and the stream stays usable.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <memory>
+
+#include "net/address.h"
+#include "net/io_driver.h"
+#include "net/result.h"
+#include "net/socket.h"
+
+namespace weft::net {
+
+// read_exact: the peer closed the stream before all bytes arrived.
+inline constexpr int kErrUnexpectedEof = ENODATA;
+
+class TcpStream {
+ public:
+  TcpStream() = default;
+  explicit TcpStream(int fd) : sock_(std::make_unique<Socket>(fd)) {}
+
+  // Connects to `addr`; ECONNREFUSED, ETIMEDOUT... as values.
+  static Result<TcpStream> connect(const SocketAddress& addr, Deadline d = kNoDeadline);
+
+  // Reads at least one byte, or returns 0 at end of stream.
+  Result<size_t> read(void* buf, size_t len, Deadline d = kNoDeadline);
+  // Reads exactly `len` bytes, or fails (kErrUnexpectedEof at end of stream).
+  Result<void> read_exact(void* buf, size_t len, Deadline d = kNoDeadline);
+  // Writes all `len` bytes, or fails.
+  Result<void> write(const void* buf, size_t len, Deadline d = kNoDeadline);
+  // Writes every byte of the `iovcnt` buffers, or fails. `iov` is not modified.
+  Result<void> writev(const iovec* iov, int iovcnt, Deadline d = kNoDeadline);
+  // Sends `len` bytes of the regular file `file_fd` from `offset`, without
+  // copying them through user space; all of them or fails.
+  Result<void> sendfile(int file_fd, off_t offset, size_t len, Deadline d = kNoDeadline);
+
+  // shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.
+  Result<void> shutdown(int how);
+  // Closes; fibers blocked on this stream wake with ECANCELED. Any fiber.
+  void close() noexcept;
+  bool is_open() const noexcept { return sock_ && !sock_->closed(); }
+
+  Result<void> set_nodelay(bool on);
+  // TCP_CORK: hold partial frames until uncorked, so a header and the first
+  // body bytes leave in full packets.
+  Result<void> set_cork(bool on);
+
+  SocketAddress peer_address() const;
+  SocketAddress local_address() const;
+  int fd() const noexcept { return sock_ ? sock_->fd() : -1; }
+
+ private:
+  static IoDriver& driver(const char* call);
+  std::unique_ptr<Socket> sock_;
+};
+
+}  // namespace weft::net

@@ -1,0 +1,655 @@
+// The io_uring driver: a completion (Proactor) backend.
+//
+// # Rings
+//
+// Every worker owns one ring, inside its UringDriver. A fiber hands an
+// operation (recv, send, accept, ...) to the ring of the worker it is running
+// on and parks; the kernel performs the whole operation, not just a readiness
+// check, and posts a completion (CQE) carrying the result. With
+// IORING_SETUP_SINGLE_ISSUER only one thread may ever submit, and
+// make_uring_driver() runs on the thread building the Runtime, not on the
+// worker. So the ring is created there disabled (IORING_SETUP_R_DISABLED: a
+// failure surfaces as an exception from the Runtime's constructor, and a
+// worker never needs a new descriptor later, say under EMFILE) and enabled by
+// its worker's thread at its first poll() or operation, which makes that
+// thread the issuer. Every later use of a ring is on that thread.
+// Flags, best first: SINGLE_ISSUER | DEFER_TASKRUN (completion work runs
+// only when the owner asks for events, with no inter-processor interrupts),
+// then COOP_TASKRUN, then none. TASKRUN_FLAG, where accepted, lets a
+// non-blocking poll() skip the system call when the kernel has nothing for us.
+//
+// # How a completion reaches the parked fiber
+//
+// An operation is an Op on the calling fiber's stack: the fiber's Waiter and
+// room for the results. The fiber prepares its SQE(s) with user_data = &op
+// and parks; it does not submit. The worker's next poll(), which runs only
+// after the fiber has switched out, submits every SQE prepared since the last
+// round and waits, all in one io_uring_enter, then reaps the CQEs: for each
+// it stores cqe->res in the Op and, when the Op's last CQE is in, wakes the
+// fiber. CQEs are reaped only on the owner's thread (in poll(), or by a later
+// fiber that finds the SQ full), never between a fiber's prepare and its
+// park, so no wake can precede the park, and the Waiter needs no lock and no
+// claim. The woken fiber reads its result, and only then does its Op leave
+// scope; nothing touches the Op after wake(). waiters() counts parked Ops,
+// so the runtime never takes a worker waiting for CQEs for a deadlock.
+//
+// A fiber may run on any worker after it wakes. It parked on the ring it
+// submitted to, and that ring's owner reaps the CQE and wakes it, wherever it
+// is scheduled next; its next operation then goes to the ring of the worker it
+// runs on by then (local()). An operation made of several steps (sendfile)
+// looks up the local ring again for each step.
+//
+// If the SQ is full when a fiber prepares, it submits what is there first.
+// connect is the one operation submitted at once; see the race under Close.
+//
+// # Interrupting a blocked wait
+//
+// The ring keeps a read of an eventfd in flight (tag kWakeTag). interrupt(),
+// from any thread, writes the eventfd; the read completes, the CQE ends the
+// owner's wait, and the next poll() arms a new read. With DEFER_TASKRUN the
+// read's completion is work for the owner thread, and a thread waiting in
+// io_uring_enter for completions is woken to run it, so this works with the
+// best flags. An interrupt before the first poll is not lost: the eventfd
+// count stays set until the first read consumes it.
+//
+// A bounded wait is an IORING_OP_TIMEOUT at the absolute CLOCK_MONOTONIC
+// deadline with a completion count of one: it ends at the deadline or with
+// the first other completion, so it never outlives the wait by more than one
+// CQE, and the submit and the wait stay one system call (liburing 2.3's
+// submit_and_wait_timeout waits twice when it also submits).
+//
+// # Deadlines
+//
+// An operation with a deadline is followed by a linked IORING_OP_LINK_TIMEOUT
+// at the absolute deadline (the timespec lives in the Op; the kernel reads it
+// during submission). If the deadline passes first, the kernel cancels the
+// operation, which completes with -ECANCELED, and we report ETIMEDOUT. A
+// cancelled operation has transferred nothing: there is no partial result.
+// The timeout's own CQE carries kIgnoreTag.
+//
+// # Close
+//
+// Socket::close from another fiber shuts the socket down, and the kernel then
+// completes whatever is in flight on it: accept with -EINVAL, recv with 0,
+// send with -EPIPE, a pending connect with -ECONNRESET, a poll with POLLHUP
+// (checked on this kernel for accept, recv, send and connect; an operation
+// submitted after the shutdown completes at once the same way). Each call
+// holds a Socket::Use for its whole flight, so the descriptor cannot be
+// closed and reused under an SQE, and returns ECANCELED when it finds the
+// socket closed after completion. So cancel() and forget() have nothing to do.
+//
+// The exception is a connect submitted after the shutdown: shutdown() of a
+// socket that is not yet connecting does nothing, and the connect would then
+// go ahead. So connect submits at once and then checks closed(): either the
+// closer's shutdown came after the connect started (and ends it), or we see
+// the flag and cancel the connect ourselves (IORING_OP_ASYNC_CANCEL on its
+// user_data, on our own ring).
+//
+// # sendfile
+//
+// Two linked IORING_OP_SPLICE SQEs, file -> pipe -> socket. A short first
+// splice breaks the link (the second completes with -ECANCELED) and a short
+// or refused (-EAGAIN: splice runs in io-wq and honours the socket's
+// O_NONBLOCK) second one leaves bytes in the pipe, so the call drains the
+// pipe, waiting for POLLOUT with the deadline when the socket is full, before
+// it returns; the next call starts with an empty pipe. Pipes (1 MiB where
+// F_SETPIPE_SZ allows) are kept per worker and reused; a call holds its pipe
+// while parked, so concurrent calls on one worker use several. A pipe that
+// could not be drained (error, deadline, close) is closed: its bytes were
+// never sent, and the caller, who passes the file offset, resends them.
+//
+// # Left out
+//
+// Multishot accept and provided buffer rings: both trade the one-call,
+// caller-owns-the-buffer shape of IoDriver for kernel-owned state that
+// outlives a call (a standing accept per listener, buffers recv picks); not
+// done until a benchmark shows the per-call SQE is what limits us.
+
+#include "net/uring_driver.h"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include "runtime/park.h"
+
+namespace weft::net {
+
+namespace {
+
+using runtime::Clock;
+using runtime::WakeReason;
+
+// user_data of CQEs that are not an Op's: below alignof(Op), so never an address.
+constexpr uint64_t kIgnoreTag = 0;  // linked timeouts, wait timers, cancels
+constexpr uint64_t kWakeTag = 1;    // the interrupt eventfd's read
+
+constexpr unsigned kSqEntries = 256;
+constexpr unsigned kCqEntries = 4096;
+constexpr int kPipeSize = 1 << 20;
+constexpr size_t kMaxPipes = 4;              // idle pipes kept per worker
+constexpr size_t kMaxLen = size_t{1} << 30;  // a CQE's result is an int
+
+// One operation in flight: up to two chained SQEs (slots 0 and 1) that the
+// parked fiber waits for. Lives on that fiber's stack.
+struct alignas(8) Op {
+  explicit Op(const char* call) { waiter.bind_current(call); }
+  runtime::Waiter waiter;
+  int res[2] = {0, 0};
+  int pending = 0;               // CQEs still to come; the ring owner's
+  __kernel_timespec deadline{};  // for the linked timeout
+
+  uint64_t tag(int slot) { return reinterpret_cast<uintptr_t>(this) + slot; }
+};
+
+void nothing(void*) {}
+
+__kernel_timespec to_timespec(Deadline d) {
+  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+  if (ns < 0) ns = 0;
+  return {ns / 1000000000, ns % 1000000000};
+}
+
+struct Pipe {
+  int r = -1;
+  int w = -1;
+  size_t size = 0;
+};
+
+void close_pipe(Pipe& p) {
+  ::close(p.r);
+  ::close(p.w);
+}
+
+class UringDriver final : public IoDriver {
+ public:
+  explicit UringDriver(int worker);
+  ~UringDriver() override;
+
+  Backend backend() const noexcept override { return Backend::kIoUring; }
+  Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
+  Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
+  Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
+  Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
+  Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) override;
+  Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) override;
+  Result<int> open(const char* path, int flags, mode_t mode) override;
+  Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
+  Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
+  // Shutdown completes every operation in flight (see Close above).
+  void cancel(Socket&) noexcept override {}
+  void forget(Socket&) noexcept override {}
+
+  void poll(Deadline d) override;
+  void interrupt() override;
+  size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
+
+ private:
+  // The driver of the worker running the calling fiber, its ring started.
+  static UringDriver& local();
+  // Runs one operation that `prep` fills in, with `d` as a linked timeout;
+  // parks until it completes and returns its result, -ETIMEDOUT at `d`.
+  template <class Prep>
+  static int run(const char* what, const void* obj, Deadline d, Prep prep);
+  // sendfile's steps: sends what is in the pipe; waits for room.
+  static int drain(Socket& s, const Pipe& p, size_t n, Deadline d);
+
+  void start();
+  // Makes room for `n` SQEs, submitting what is queued if need be.
+  void reserve(unsigned n);
+  // Names `op` (its result slot) as the owner of the prepared SQE `e`.
+  static void attach(Op& op, io_uring_sqe* e, int slot);
+  void link_deadline(Op& op, io_uring_sqe* last, Deadline d);
+  void park(Op& op, const char* what, const void* obj);
+  void arm_wake();
+  void reap();
+  void complete(uint64_t tag, int res);
+
+  bool take_pipe(Pipe* p);
+  void put_pipe(const Pipe& p);
+
+  const int worker_;
+  const int wake_fd_;  // blocking, so the ring's read of it waits
+  std::atomic<size_t> waiting_{0};
+  // The rest belongs to the owner thread.
+  bool started_ = false;
+  bool taskrun_flag_ = false;
+  bool wake_armed_ = false;
+  uint64_t wake_buf_ = 0;
+  __kernel_timespec wait_until_{};
+  io_uring ring_{};
+  std::vector<Pipe> pipes_;
+};
+
+UringDriver::UringDriver(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
+  if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "weft: eventfd");
+  constexpr unsigned kTries[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      0,
+  };
+  int rc = -EINVAL;
+  for (unsigned flags : kTries) {
+    io_uring_params p = {};
+    p.flags = flags | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+    p.cq_entries = kCqEntries;
+    rc = io_uring_queue_init_params(kSqEntries, &ring_, &p);
+    if (rc == 0) {
+      taskrun_flag_ = flags & IORING_SETUP_TASKRUN_FLAG;
+      return;
+    }
+  }
+  ::close(wake_fd_);
+  throw std::system_error(-rc, std::system_category(), "weft: io_uring_queue_init");
+}
+
+UringDriver::~UringDriver() {
+  io_uring_queue_exit(&ring_);
+  for (Pipe& p : pipes_) close_pipe(p);
+  ::close(wake_fd_);
+}
+
+void UringDriver::start() {
+  // Enabling makes this thread the ring's single issuer.
+  if (int rc = io_uring_register(ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0); rc < 0) {
+    std::fprintf(stderr, "weft: worker %d cannot enable its io_uring: %s\n", worker_,
+                 std::strerror(-rc));
+    std::abort();
+  }
+  started_ = true;
+  arm_wake();
+}
+
+UringDriver& UringDriver::local() {
+  auto* d = dynamic_cast<UringDriver*>(runtime::current_event_source());
+  if (!d) throw runtime::UsageError("weft: io_uring I/O called outside an io_uring runtime");
+  if (!d->started_) d->start();
+  return *d;
+}
+
+void UringDriver::reserve(unsigned n) {
+  while (io_uring_sq_space_left(&ring_) < n) {
+    if (io_uring_submit(&ring_) < 0) {
+      // The kernel refuses new work until we take completions (-EBUSY).
+      io_uring_get_events(&ring_);
+      reap();
+    }
+  }
+}
+
+void UringDriver::attach(Op& op, io_uring_sqe* e, int slot) {
+  io_uring_sqe_set_data64(e, op.tag(slot));
+  ++op.pending;
+}
+
+void UringDriver::link_deadline(Op& op, io_uring_sqe* last, Deadline d) {
+  if (d == kNoDeadline) return;
+  last->flags |= IOSQE_IO_LINK;
+  op.deadline = to_timespec(d);
+  io_uring_sqe* t = io_uring_get_sqe(&ring_);
+  io_uring_prep_link_timeout(t, &op.deadline, IORING_TIMEOUT_ABS);
+  io_uring_sqe_set_data64(t, kIgnoreTag);
+}
+
+void UringDriver::park(Op& op, const char* what, const void* obj) {
+  waiting_.fetch_add(1, std::memory_order_seq_cst);
+  // Nothing to do after the switch: the SQE waits in the ring until poll().
+  runtime::park_then(op.waiter, kNoDeadline, what, obj, &nothing, nullptr);
+}
+
+// `res`, or -ETIMEDOUT if it is the -ECANCELED of a linked timeout that fired.
+int deadline_result(int res, Deadline d) {
+  return res == -ECANCELED && d != kNoDeadline && Clock::now() >= d ? -ETIMEDOUT : res;
+}
+
+template <class Prep>
+int UringDriver::run(const char* what, const void* obj, Deadline d, Prep prep) {
+  Op op(what);
+  UringDriver& r = local();
+  r.reserve(d == kNoDeadline ? 1 : 2);
+  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
+  prep(e);
+  attach(op, e, 0);
+  r.link_deadline(op, e, d);
+  r.park(op, what, obj);
+  return deadline_result(op.res[0], d);
+}
+
+void UringDriver::arm_wake() {
+  reserve(1);
+  io_uring_sqe* e = io_uring_get_sqe(&ring_);
+  io_uring_prep_read(e, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+  io_uring_sqe_set_data64(e, kWakeTag);
+  wake_armed_ = true;
+}
+
+void UringDriver::poll(Deadline d) {
+  if (!started_) start();
+  if (!wake_armed_) arm_wake();
+  if (d == Deadline::min() || (d != kNoDeadline && d <= Clock::now())) {
+    const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
+    const bool kernel_has_work = taskrun_flag_
+                                     ? (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0
+                                     : waiters() != 0;
+    if (io_uring_sq_ready(&ring_) != 0 || kernel_has_work) io_uring_submit_and_get_events(&ring_);
+  } else {
+    if (d != kNoDeadline) {
+      reserve(1);
+      wait_until_ = to_timespec(d);
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      io_uring_prep_timeout(t, &wait_until_, 1, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, kIgnoreTag);
+    }
+    io_uring_submit_and_wait(&ring_, 1);  // -EINTR: a signal; the caller polls again
+  }
+  reap();
+}
+
+void UringDriver::reap() {
+  for (;;) {
+    unsigned head;
+    unsigned n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      complete(cqe->user_data, cqe->res);
+      ++n;
+    }
+    io_uring_cq_advance(&ring_, n);
+    if (n == 0) {
+      if (!io_uring_cq_has_overflow(&ring_)) return;
+      io_uring_get_events(&ring_);
+    }
+  }
+}
+
+void UringDriver::complete(uint64_t tag, int res) {
+  if (tag == kIgnoreTag) return;
+  if (tag == kWakeTag) {
+    wake_armed_ = false;
+    return;
+  }
+  Op* op = reinterpret_cast<Op*>(tag & ~uint64_t{alignof(Op) - 1});
+  op->res[tag & (alignof(Op) - 1)] = res;
+  if (--op->pending == 0) {
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone from here on
+  }
+}
+
+void UringDriver::interrupt() {
+  uint64_t one = 1;
+  ssize_t r = ::write(wake_fd_, &one, sizeof one);
+  (void)r;  // cannot fail short of a counter at 2^64 - 2
+}
+
+// ------------------------------------------------------------------ calls
+
+Result<size_t> bytes(const Socket& s, int res) {
+  if (s.closed()) return Result<size_t>::failure(ECANCELED);
+  if (res < 0) return Result<size_t>::failure(-res);
+  return static_cast<size_t>(res);
+}
+
+Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  len = std::min(len, kMaxLen);
+  return bytes(s, run("io_uring recv", &s, d,
+                      [&](io_uring_sqe* e) { io_uring_prep_recv(e, s.fd(), buf, len, 0); }));
+}
+
+Result<size_t> UringDriver::send(Socket& s, const void* buf, size_t len, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  len = std::min(len, kMaxLen);
+  return bytes(s, run("io_uring send", &s, d, [&](io_uring_sqe* e) {
+                 io_uring_prep_send(e, s.fd(), buf, len, MSG_NOSIGNAL);
+               }));
+}
+
+Result<size_t> UringDriver::writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  msghdr m = {};
+  m.msg_iov = const_cast<iovec*>(iov);
+  m.msg_iovlen = static_cast<size_t>(iovcnt);
+  return bytes(s, run("io_uring writev", &s, d, [&](io_uring_sqe* e) {
+                 io_uring_prep_sendmsg(e, s.fd(), &m, MSG_NOSIGNAL);
+               }));
+}
+
+Result<int> UringDriver::accept(Socket& s, sockaddr_storage* peer, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<int>::failure(ECANCELED);
+  socklen_t peer_len = sizeof *peer;
+  int fd = run("io_uring accept", &s, d, [&](io_uring_sqe* e) {
+    io_uring_prep_accept(e, s.fd(), reinterpret_cast<sockaddr*>(peer), &peer_len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+  });
+  if (s.closed()) {
+    if (fd >= 0) ::close(fd);
+    return Result<int>::failure(ECANCELED);
+  }
+  if (fd < 0) return Result<int>::failure(-fd);
+  return fd;
+}
+
+Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<void>::failure(ECANCELED);
+  Op op("io_uring connect");
+  UringDriver& r = local();
+  r.reserve(2);
+  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
+  io_uring_prep_connect(e, s.fd(), addr, len);
+  attach(op, e, 0);
+  r.link_deadline(op, e, d);
+  // Submitted now, not in poll(): see "Close" above for the race.
+  io_uring_submit(&r.ring_);
+  if (s.closed()) {
+    r.reserve(1);
+    io_uring_sqe* c = io_uring_get_sqe(&r.ring_);
+    io_uring_prep_cancel64(c, op.tag(0), 0);
+    io_uring_sqe_set_data64(c, kIgnoreTag);
+  }
+  r.park(op, "io_uring connect", &s);
+  const int res = deadline_result(op.res[0], d);
+  if (s.closed()) return Result<void>::failure(ECANCELED);
+  if (res < 0) return Result<void>::failure(-res);
+  return {};
+}
+
+Result<int> UringDriver::open(const char* path, int flags, mode_t mode) {
+  int fd = run("io_uring openat", path, kNoDeadline, [&](io_uring_sqe* e) {
+    io_uring_prep_openat(e, AT_FDCWD, path, flags | O_CLOEXEC, mode);
+  });
+  if (fd < 0) return Result<int>::failure(-fd);
+  return fd;
+}
+
+Result<size_t> UringDriver::pread(int fd, void* buf, size_t len, off_t offset) {
+  len = std::min(len, kMaxLen);
+  int n = run("io_uring read", nullptr, kNoDeadline, [&](io_uring_sqe* e) {
+    io_uring_prep_read(e, fd, buf, static_cast<unsigned>(len), static_cast<uint64_t>(offset));
+  });
+  if (n < 0) return Result<size_t>::failure(-n);
+  return static_cast<size_t>(n);
+}
+
+Result<size_t> UringDriver::pwrite(int fd, const void* buf, size_t len, off_t offset) {
+  len = std::min(len, kMaxLen);
+  int n = run("io_uring write", nullptr, kNoDeadline, [&](io_uring_sqe* e) {
+    io_uring_prep_write(e, fd, buf, static_cast<unsigned>(len), static_cast<uint64_t>(offset));
+  });
+  if (n < 0) return Result<size_t>::failure(-n);
+  return static_cast<size_t>(n);
+}
+
+// ---------------------------------------------------------------- sendfile
+
+bool UringDriver::take_pipe(Pipe* p) {
+  if (!pipes_.empty()) {
+    *p = pipes_.back();
+    pipes_.pop_back();
+    return true;
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  p->r = fds[0];
+  p->w = fds[1];
+  (void)fcntl(p->w, F_SETPIPE_SZ, kPipeSize);  // EPERM past the user's limit: keep the default
+  int size = fcntl(p->w, F_GETPIPE_SZ);
+  p->size = size > 0 ? static_cast<size_t>(size) : 4096;
+  return true;
+}
+
+void UringDriver::put_pipe(const Pipe& p) {
+  if (pipes_.size() < kMaxPipes) {
+    pipes_.push_back(p);
+  } else {
+    Pipe q = p;
+    close_pipe(q);
+  }
+}
+
+int UringDriver::drain(Socket& s, const Pipe& p, size_t n, Deadline d) {
+  int res = run("io_uring sendfile", &s, kNoDeadline, [&](io_uring_sqe* e) {
+    io_uring_prep_splice(e, p.r, -1, s.fd(), -1, static_cast<unsigned>(n), SPLICE_F_MOVE);
+  });
+  if (res != -EAGAIN) return res;
+  res = run("io_uring sendfile", &s, d,
+            [&](io_uring_sqe* e) { io_uring_prep_poll_add(e, s.fd(), POLLOUT); });
+  return res < 0 ? res : 0;
+}
+
+Result<size_t> UringDriver::sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  if (len == 0) return size_t{0};
+  Pipe p;
+  if (!local().take_pipe(&p)) return Result<size_t>::failure(errno);
+  // The pipe holds p.size / page-size pages, and file pages enter it whole or
+  // cut at `offset`: ask for what fits, so the first splice is not short.
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t chunk = std::min({len, p.size - static_cast<size_t>(offset) % page, kMaxLen});
+
+  int in;
+  int out;
+  {
+    Op op("io_uring sendfile");
+    UringDriver& r = local();
+    r.reserve(2);
+    io_uring_sqe* a = io_uring_get_sqe(&r.ring_);
+    io_uring_prep_splice(a, file_fd, offset, p.w, -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);
+    a->flags |= IOSQE_IO_LINK;
+    attach(op, a, 0);
+    io_uring_sqe* b = io_uring_get_sqe(&r.ring_);
+    io_uring_prep_splice(b, p.r, -1, s.fd(), -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);
+    attach(op, b, 1);
+    r.park(op, "io_uring sendfile", &s);
+    in = op.res[0];
+    out = op.res[1];
+  }
+
+  // `in` bytes entered the pipe; send the rest of them.
+  // out: -ECANCELED when a short first splice broke the link, -EAGAIN when
+  // the socket was full; both leave the pipe to drain.
+  size_t sent = out > 0 ? static_cast<size_t>(out) : 0;
+  int err = 0;
+  if (in < 0) {
+    err = -in;
+  } else if (out < 0 && out != -ECANCELED && out != -EAGAIN) {
+    err = -out;
+  }
+  while (!err && in > 0 && sent < static_cast<size_t>(in)) {
+    int n = drain(s, p, static_cast<size_t>(in) - sent, d);
+    if (n < 0) {
+      err = -n;
+    } else {
+      sent += static_cast<size_t>(n);
+    }
+  }
+  if (in <= 0 || sent == static_cast<size_t>(in)) {
+    local().put_pipe(p);
+  } else {
+    close_pipe(p);
+  }
+
+  if (s.closed()) return Result<size_t>::failure(ECANCELED);
+  if (sent > 0 || !err) return sent;
+  return Result<size_t>::failure(err);
+}
+
+// ------------------------------------------------------------ availability
+
+// Empty if this kernel runs the driver, else the reason it does not.
+std::string probe_kernel() {
+  io_uring ring;
+  io_uring_params p = {};
+  p.flags = IORING_SETUP_R_DISABLED;  // as the driver's rings are made
+  int rc = io_uring_queue_init_params(8, &ring, &p);
+  if (rc < 0) {
+    std::string why = std::string("io_uring_setup failed: ") + std::strerror(-rc);
+    if (rc == -EPERM) why += " (see /proc/sys/kernel/io_uring_disabled, or a seccomp policy)";
+    if (rc == -ENOSYS) why += " (kernel built without io_uring)";
+    return why;
+  }
+  std::string why;
+  if (!(ring.features & IORING_FEAT_NODROP)) why = "kernel may drop completions (no FEAT_NODROP)";
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (!probe) {
+    why = "cannot probe io_uring opcodes";
+  } else {
+    static constexpr struct {
+      int op;
+      const char* name;
+    } kNeeded[] = {
+        {IORING_OP_RECV, "RECV"},
+        {IORING_OP_SEND, "SEND"},
+        {IORING_OP_SENDMSG, "SENDMSG"},
+        {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_CONNECT, "CONNECT"},
+        {IORING_OP_OPENAT, "OPENAT"},
+        {IORING_OP_READ, "READ"},
+        {IORING_OP_WRITE, "WRITE"},
+        {IORING_OP_SPLICE, "SPLICE"},
+        {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"},
+        {IORING_OP_LINK_TIMEOUT, "LINK_TIMEOUT"},
+        {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    };
+    for (const auto& n : kNeeded) {
+      if (!io_uring_opcode_supported(probe, n.op)) {
+        why = std::string("kernel lacks io_uring opcode IORING_OP_") + n.name;
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  return why;
+}
+
+}  // namespace
+
+bool uring_supported(std::string* why) {
+  static const std::string refusal = probe_kernel();
+  if (!refusal.empty() && why) *why = refusal;
+  return refusal.empty();
+}
+
+std::unique_ptr<IoDriver> make_uring_driver(int worker) {
+  return std::make_unique<UringDriver>(worker);
+}
+
+}  // namespace weft::net

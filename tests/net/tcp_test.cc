@@ -1,0 +1,340 @@
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "net/tcp_listener.h"
+#include "net/tcp_stream.h"
+#include "runtime/channel.h"
+#include "runtime/runtime.h"
+#include "runtime/wait_group.h"
+#include "tests/net/matrix.h"
+
+using namespace weft::net;
+using namespace weft::runtime;
+using namespace std::chrono_literals;
+using weft::net::testing::for_each_backend;
+
+namespace {
+
+SocketAddress loopback() { return *SocketAddress::parse("127.0.0.1", 0); }
+
+// A listener on an ephemeral loopback port with an echo fiber per connection.
+// Destroying it waits for every connection fiber, so none is abandoned.
+struct EchoServer {
+  TcpListener listener;
+  SocketAddress addr;
+  WaitGroup connections;
+  JoinHandle<void> acceptor;
+
+  EchoServer() {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    listener = std::move(l.value());
+    addr = listener.local_address();
+    acceptor = spawn(
+        [this] {
+          for (;;) {
+            Result<TcpStream> c = listener.accept();
+            if (!c) return;
+            connections.add(1);
+            spawn(
+                [this, s = std::move(c.value())]() mutable {
+                  char buf[64 * 1024];
+                  for (;;) {
+                    Result<size_t> n = s.read(buf, sizeof buf);
+                    if (!n || *n == 0 || !s.write(buf, *n)) break;
+                  }
+                  connections.done();
+                },
+                {.name = "echo"})
+                .detach();
+          }
+        },
+        {.name = "acceptor"});
+  }
+  ~EchoServer() {
+    listener.close();
+    acceptor.join();
+    connections.wait();
+  }
+};
+
+std::string pattern(size_t n, unsigned seed) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed) & 0xff);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("an echo round trip returns the bytes sent, from 1 byte to 1 MiB") {
+  for_each_backend([](Backend, int) {
+    EchoServer server;
+    auto c = TcpStream::connect(server.addr);
+    REQUIRE(c.ok());
+    TcpStream& s = c.value();
+    for (size_t n : {size_t(1), size_t(100), size_t(65536), size_t(1) << 20}) {
+      std::string out = pattern(n, unsigned(n));
+      // Write from another fiber: a 1 MiB echo cannot be written before reading.
+      auto w = spawn([&] { return s.write(out.data(), out.size()).ok(); });
+      std::string in(n, '\0');
+      REQUIRE(s.read_exact(in.data(), n).ok());
+      CHECK(w.join());
+      CHECK(in == out);
+    }
+  });
+}
+
+TEST_CASE("a thousand concurrent connections are each echoed") {
+  for_each_backend([](Backend b, int) {
+    // Both ends live in this process: select is limited to FD_SETSIZE (1024)
+    // descriptors, so it gets 400 connections (800 descriptors).
+    const int conns = b == Backend::kSelect ? 400 : 1000;
+    EchoServer server;
+    WaitGroup wg;
+    std::atomic<int> ok{0};
+    wg.add(conns);
+    for (int i = 0; i < conns; ++i) {
+      spawn([&, i] {
+        auto c = TcpStream::connect(server.addr);
+        if (c) {
+          std::string msg = "connection " + std::to_string(i);
+          std::string in(msg.size(), '\0');
+          this_fiber::yield();  // let every connection be open at once
+          if (c.value().write(msg.data(), msg.size()) &&
+              c.value().read_exact(in.data(), in.size()) && in == msg) {
+            ok.fetch_add(1);
+          }
+        }
+        wg.done();
+      }).detach();
+    }
+    wg.wait();
+    CHECK(ok.load() == conns);
+  });
+}
+
+TEST_CASE("a 64 MiB transfer arrives intact") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    const size_t kSize = size_t(64) << 20;
+    auto receiver = spawn([&] {
+      auto c = l.value().accept();
+      REQUIRE(c.ok());
+      std::vector<char> buf(256 * 1024);
+      size_t total = 0;
+      uint64_t sum = 0;
+      for (;;) {
+        auto n = c.value().read(buf.data(), buf.size());
+        REQUIRE(n.ok());
+        if (*n == 0) break;
+        for (size_t i = 0; i < *n; ++i) sum = sum * 31 + static_cast<unsigned char>(buf[i]);
+        total += *n;
+      }
+      return std::pair(total, sum);
+    });
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    std::string chunk = pattern(1 << 20, 7);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < kSize / chunk.size(); ++i) {
+      REQUIRE(c.value().write(chunk.data(), chunk.size()).ok());
+      for (char ch : chunk) sum = sum * 31 + static_cast<unsigned char>(ch);
+    }
+    c.value().close();
+    auto [total, rsum] = receiver.join();
+    CHECK(total == kSize);
+    CHECK(rsum == sum);
+  });
+}
+
+TEST_CASE("a read deadline expires with ETIMEDOUT and the connection stays usable") {
+  for_each_backend([](Backend, int) {
+    EchoServer server;
+    auto c = TcpStream::connect(server.addr);
+    REQUIRE(c.ok());
+    char buf[8];
+    auto start = Clock::now();
+    auto r = c.value().read(buf, sizeof buf, Clock::now() + 30ms);
+    CHECK(r.error() == ETIMEDOUT);
+    CHECK(Clock::now() - start >= 30ms);
+    REQUIRE(c.value().write("again", 5).ok());
+    REQUIRE(c.value().read_exact(buf, 5, Clock::now() + 5s).ok());
+    CHECK(std::string(buf, 5) == "again");
+  });
+}
+
+TEST_CASE("a peer reset gives an error value") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    auto server = spawn([&] {
+      auto c = l.value().accept();
+      REQUIRE(c.ok());
+      char b;
+      (void)c.value().read(&b, 1);  // wait for the client's byte, then reset
+      linger lg{1, 0};
+      setsockopt(c.value().fd(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      c.value().close();
+    });
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    REQUIRE(c.value().write("x", 1).ok());
+    server.join();
+    char buf[16];
+    auto r = c.value().read(buf, sizeof buf, Clock::now() + 5s);
+    CHECK_FALSE(r.ok());
+    CHECK(r.error() == ECONNRESET);
+  });
+}
+
+TEST_CASE("closing a stream from another fiber wakes its blocked reader") {
+  for_each_backend([](Backend, int) {
+    EchoServer server;
+    auto c = TcpStream::connect(server.addr);
+    REQUIRE(c.ok());
+    TcpStream& s = c.value();
+    auto reader = spawn([&] {
+      char buf[8];
+      return s.read(buf, sizeof buf).error();
+    });
+    this_fiber::sleep_for(20ms);  // the reader is parked by now
+    s.close();
+    CHECK(reader.join() == ECANCELED);
+    char b;
+    CHECK(s.read(&b, 1).error() == ECANCELED);
+  });
+}
+
+TEST_CASE("closing a listener wakes its blocked acceptor") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    auto acceptor = spawn([&] { return l.value().accept().error(); });
+    this_fiber::sleep_for(20ms);
+    l.value().close();
+    CHECK(acceptor.join() == ECANCELED);
+  });
+}
+
+TEST_CASE("sendfile sends a file from an offset") {
+  for_each_backend([](Backend, int) {
+    char path[] = "/tmp/weft-sendfile-XXXXXX";
+    int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    unlink(path);
+    std::string content = pattern(300000, 3);
+    REQUIRE(::write(fd, content.data(), content.size()) == ssize_t(content.size()));
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    const off_t off = 12345;
+    const size_t len = 200000;
+    auto sender = spawn([&] {
+      auto c = l.value().accept();
+      REQUIRE(c.ok());
+      return c.value().sendfile(fd, off, len).ok();
+    });
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    std::string in(len, '\0');
+    REQUIRE(c.value().read_exact(in.data(), len, Clock::now() + 10s).ok());
+    CHECK(sender.join());
+    CHECK(in == content.substr(off, len));
+    ::close(fd);
+  });
+}
+
+TEST_CASE("files are read and written without blocking the worker") {
+  for_each_backend([](Backend, int) {
+    IoDriver* io = current_driver();
+    REQUIRE(io != nullptr);
+    std::string path = "/tmp/weft-file-" + std::to_string(getpid());
+    auto fd = io->open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
+    REQUIRE(fd.ok());
+    REQUIRE(io->pwrite(*fd, "hello, file", 11, 0).ok());
+    char buf[16] = {};
+    auto n = io->pread(*fd, buf, 5, 7);
+    REQUIRE(n.ok());
+    CHECK(std::string(buf, *n) == "file");
+    CHECK(io->open("/nonexistent/weft", O_RDONLY, 0).error() == ENOENT);
+    ::close(*fd);
+    unlink(path.c_str());
+  });
+}
+
+TEST_CASE("connecting to a closed port fails with ECONNREFUSED") {
+  for_each_backend([](Backend, int) {
+    SocketAddress closed;
+    {
+      auto l = TcpListener::bind(loopback());
+      REQUIRE(l.ok());
+      closed = l.value().local_address();
+    }
+    auto c = TcpStream::connect(closed, Clock::now() + 5s);
+    CHECK(c.error() == ECONNREFUSED);
+  });
+}
+
+TEST_CASE("accept under EMFILE backs off and recovers when descriptors free up") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    // A client whose connection waits in the backlog.
+    int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    SocketAddress a = l.value().local_address();
+    REQUIRE(::connect(client, a.raw(), a.size()) == 0);
+    // Exhaust the descriptor table.
+    std::vector<int> filler;
+    for (int fd; (fd = ::dup(0)) >= 0;) filler.push_back(fd);
+    REQUIRE(errno == EMFILE);
+    auto acceptor = spawn([&] { return l.value().accept(Clock::now() + 10s).ok(); });
+    this_fiber::sleep_for(100ms);  // accept is failing and backing off meanwhile
+    for (int fd : filler) ::close(fd);
+    CHECK(acceptor.join());
+    ::close(client);
+  });
+}
+
+TEST_CASE("select refuses a descriptor at or above FD_SETSIZE with an error value") {
+  weft::net::testing::raise_fd_limit();
+  Options o;
+  o.workers = 1;
+  use_backend(o, Backend::kSelect);
+  Runtime rt(o);
+  rt.run([] {
+    EchoServer server;
+    auto c = TcpStream::connect(server.addr);
+    REQUIRE(c.ok());
+    int high = ::fcntl(c.value().fd(), F_DUPFD_CLOEXEC, FD_SETSIZE + 10);
+    REQUIRE(high >= FD_SETSIZE);
+    TcpStream s(high);
+    char b;
+    auto r = s.read(&b, 1, Clock::now() + 1s);
+    CHECK(r.error() == kErrFdSetSize);
+    CHECK(r.message().find("FD_SETSIZE") != std::string::npos);
+  });
+}
+
+TEST_CASE("an unknown or unavailable backend is refused with the accepted names") {
+  CHECK(backend_from_flag("epoll") == Backend::kEpoll);
+  CHECK_THROWS_WITH_AS(backend_from_flag("kqueue"),
+                       doctest::Contains("accepted: select, poll, epoll, io_uring"),
+                       BackendError);
+  setenv("WEFT_IO", "poll", 1);
+  CHECK(backend_from_flag("") == Backend::kPoll);
+  setenv("WEFT_IO", "nope", 1);
+  CHECK_THROWS_WITH_AS(backend_from_flag(""), doctest::Contains("WEFT_IO=nope"), BackendError);
+  unsetenv("WEFT_IO");
+  Backend d = backend_from_flag("");
+  CHECK((d == Backend::kIoUring || d == Backend::kEpoll));
+}
