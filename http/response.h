@@ -1,0 +1,71 @@
+// Response: how a handler answers, written as straight-line code. Set a
+// status, headers and a body (bytes or a file) and return; or stream with
+// write(), which sends the head on first use and the body chunked (or with
+// the Content-Length the handler set).
+//
+//   res.send(200, "Hello, world!\n");                      // text/plain; charset=utf-8
+//   res.set_header("Content-Type", "application/json");
+//   res.set_body(R"({"ok":true})");                        // status stays 200
+//   res.set_file(fd, 0, size);                             // sent with sendfile
+//   res.write("part 1\n"); res.write("part 2\n");          // chunked
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "net/result.h"
+
+namespace weft::http {
+
+namespace detail {
+class Connection;
+}
+
+class Response {
+ public:
+  void set_status(int status) noexcept { status_ = status; }
+  int status() const noexcept { return status_; }
+  // Replaces any field of that name (case-insensitive); Date, Server,
+  // Connection and the body framing fields are the server's.
+  void set_header(std::string_view name, std::string_view value);
+  // Adds a field, keeping others of the same name (e.g. Set-Cookie).
+  void add_header(std::string_view name, std::string_view value);
+
+  void set_body(std::string body) { body_ = std::move(body); }
+  // Status, body and a Content-Type (text/plain; charset=utf-8 unless set).
+  void send(int status, std::string body);
+  // The body is `len` bytes of `fd` from `offset`; the caller keeps `fd`
+  // open until the handler returns.
+  void set_file(int fd, off_t offset, size_t len) noexcept {
+    file_fd_ = fd;
+    file_offset_ = offset;
+    file_len_ = len;
+  }
+
+  // Streams `data` to the client now (the head first, on the first call).
+  // Without a Content-Length set, the body is sent chunked (HTTP/1.1) or
+  // delimited by closing the connection (HTTP/1.0). Fibers only.
+  net::Result<void> write(std::string_view data);
+  bool head_sent() const noexcept { return head_sent_; }
+
+ private:
+  friend class detail::Connection;
+  int status_ = 200;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::string body_;
+  int file_fd_ = -1;
+  off_t file_offset_ = 0;
+  size_t file_len_ = 0;
+  bool head_sent_ = false;
+  bool chunked_ = false;
+  detail::Connection* conn_ = nullptr;
+};
+
+// The reason phrase for a status code ("Not Found"), or "Unknown".
+const char* reason_phrase(int status) noexcept;
+
+}  // namespace weft::http

@@ -1,0 +1,691 @@
+// The connection loop. One fiber per connection runs, as plain sequential
+// code: read until a request head parses, call the handler, queue or write
+// the response, repeat. Its one buffer holds the head being handled (whose
+// views the handler sees) and whatever the client sent after it; bytes are
+// only moved down to the start of the buffer between requests, or down to the
+// end of the current head while its body is read, so the views stay valid.
+
+#include "http/server.h"
+
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <list>
+#include <mutex>
+#include <vector>
+
+#include "http/chunked_decoder.h"
+#include "runtime/fiber.h"
+#include "runtime/mutex.h"
+#include "runtime/semaphore.h"
+#include "runtime/wait_group.h"
+
+namespace weft::http {
+
+using net::Result;
+using runtime::Clock;
+using runtime::Deadline;
+
+namespace {
+
+// The Date field value, formatted once a second by a clock fiber rather than
+// on every response (Cheetah's trick). Double-buffered: the writer fills the
+// idle copy and then publishes it.
+class DateClock {
+ public:
+  void tick() {
+    const int next = 1 - current_.load(std::memory_order_relaxed);
+    std::time_t t = std::time(nullptr);
+    std::tm tm;
+    gmtime_r(&t, &tm);
+    std::strftime(buf_[next], sizeof buf_[next], "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    current_.store(next, std::memory_order_release);
+  }
+  void append_to(std::string& out) const {
+    out.append(buf_[current_.load(std::memory_order_acquire)], 29);
+  }
+
+ private:
+  char buf_[2][32] = {};
+  std::atomic<int> current_{0};
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Fields the server writes itself; a handler's copies are dropped.
+bool server_owned(std::string_view name) {
+  for (std::string_view s : {"date", "server", "connection", "content-length", "transfer-encoding"}) {
+    if (iequals(name, s)) return true;
+  }
+  return false;
+}
+
+void append_number(std::string& out, uint64_t v) {
+  char tmp[24];
+  int n = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
+  out.append(tmp, static_cast<size_t>(n));
+}
+
+constexpr size_t kInitialBuffer = 16 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;
+constexpr size_t kPipelineFlush = 64 * 1024;  // queued response bytes that force a write
+constexpr uint64_t kDrainLimit = 256 * 1024;  // unread body worth reading to keep the connection
+
+}  // namespace
+
+namespace detail {
+class Connection;
+}
+
+struct Server::Impl {
+  Impl(net::TcpListener l, Handler h, ServerOptions o)
+      : listener(std::move(l)), handler(std::move(h)), options(std::move(o)),
+        slots(static_cast<int64_t>(options.max_connections)) {}
+
+  net::TcpListener listener;
+  Handler handler;
+  ServerOptions options;
+  DateClock date;
+  runtime::Semaphore slots;
+  runtime::WaitGroup live;
+  std::atomic<bool> draining{false};
+  std::atomic<size_t> open{0};
+  runtime::Mutex mu;
+  std::list<detail::Connection*> conns;  // guarded by mu
+  bool served = false;
+};
+
+namespace detail {
+
+class Connection {
+ public:
+  Connection(Server::Impl& srv, net::TcpStream s, net::SocketAddress peer)
+      : srv_(srv), stream_(std::move(s)), peer_(peer), in_(kInitialBuffer),
+        fields_(srv.options.limits.fields) {}
+
+  void run();
+
+  // Closes the stream if the connection is between requests (or always, if
+  // `force`); the fiber then ends. Called by Server::shutdown.
+  void close_if_idle(bool force) {
+    if (force || idle_.load(std::memory_order_acquire)) stream_.close();
+  }
+
+  Result<size_t> read_body(void* buf, size_t len);
+  Result<void> stream_write(Response& res, std::string_view data);
+
+ private:
+  enum class BodyKind { kNone, kLength, kChunked };
+
+  std::string_view buffered() const { return {in_.data() + begin_, end_ - begin_}; }
+  // Reads more bytes after end_, first moving unconsumed bytes down to floor_
+  // or growing the buffer. 0 at end of stream.
+  Result<size_t> fill(Deadline d);
+  Result<void> flush();
+  Deadline write_deadline() const { return Clock::now() + srv_.options.write_timeout; }
+
+  void begin_body(const RequestHead& head);
+  Result<void> send_continue_if_needed();
+  bool drain_body();
+  void append_head(const Response& res, bool close, bool head_only);
+  void respond_error(int status, const char* reason);
+  bool handle(Request& req);
+
+  Server::Impl& srv_;
+  net::TcpStream stream_;
+  net::SocketAddress peer_;
+  std::vector<char> in_;
+  size_t begin_ = 0;  // first unconsumed byte
+  size_t end_ = 0;    // end of the bytes read
+  size_t floor_ = 0;  // bytes below this belong to the request being handled
+  std::vector<Header> fields_;
+  std::string out_;  // response bytes not yet written
+  std::atomic<bool> idle_{false};
+
+  // The body of the request being handled.
+  BodyKind body_kind_ = BodyKind::kNone;
+  uint64_t body_left_ = 0;   // kLength: bytes still to come
+  uint64_t body_read_ = 0;   // bytes given to the handler
+  ChunkedDecoder chunked_;
+  std::string_view pending_;  // decoded chunk data not yet handed out (in in_, below begin_)
+  bool body_done_ = true;
+  int body_error_ = 0;       // status to answer if the body went wrong (413, 400)
+  bool expect_continue_ = false;
+  bool version_10_ = false;
+  bool head_request_ = false;
+  bool close_after_ = false;
+};
+
+Result<size_t> Connection::fill(Deadline d) {
+  if (end_ == in_.size()) {
+    if (begin_ > floor_) {
+      std::memmove(in_.data() + floor_, in_.data() + begin_, end_ - begin_);
+      end_ -= begin_ - floor_;
+      begin_ = floor_;
+    }
+    if (end_ == in_.size()) in_.resize(in_.size() * 2);
+  }
+  return stream_.read(in_.data() + end_, std::min(in_.size() - end_, kReadChunk * 4), d);
+}
+
+Result<void> Connection::flush() {
+  if (out_.empty()) return {};
+  Result<void> r = stream_.write(out_.data(), out_.size(), write_deadline());
+  out_.clear();
+  return r;
+}
+
+void Connection::begin_body(const RequestHead& head) {
+  body_read_ = 0;
+  pending_ = {};
+  body_error_ = 0;
+  expect_continue_ = head.expect_continue;
+  if (head.chunked) {
+    body_kind_ = BodyKind::kChunked;
+    chunked_ = ChunkedDecoder();
+    body_done_ = false;
+  } else if (head.content_length && *head.content_length > 0) {
+    body_kind_ = BodyKind::kLength;
+    body_left_ = *head.content_length;
+    body_done_ = false;
+  } else {
+    body_kind_ = BodyKind::kNone;
+    body_done_ = true;
+  }
+}
+
+Result<void> Connection::send_continue_if_needed() {
+  if (!expect_continue_) return {};
+  expect_continue_ = false;
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  return stream_.write(kContinue, sizeof kContinue - 1, write_deadline());
+}
+
+Result<size_t> Connection::read_body(void* buf, size_t len) {
+  if (body_error_) return Result<size_t>::failure(body_error_ == 413 ? EMSGSIZE : EPROTO);
+  if (body_done_ || len == 0) return size_t(0);
+  if (Result<void> c = send_continue_if_needed(); !c) return Result<size_t>::failure(c.error());
+  const size_t max_body = srv_.options.max_body;
+  auto* dst = static_cast<char*>(buf);
+  if (!pending_.empty()) {
+    size_t n = std::min(len, pending_.size());
+    std::memcpy(dst, pending_.data(), n);
+    pending_.remove_prefix(n);
+    return n;
+  }
+  if (body_kind_ == BodyKind::kLength) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(len, body_left_));
+    size_t n;
+    if (begin_ < end_) {
+      n = std::min(want, end_ - begin_);
+      std::memcpy(dst, in_.data() + begin_, n);
+      begin_ += n;
+    } else {
+      // Nothing buffered: read straight into the handler's buffer.
+      Result<size_t> r = stream_.read(dst, want, Clock::now() + srv_.options.body_timeout);
+      if (!r) return r;
+      if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
+      n = *r;
+    }
+    body_left_ -= n;
+    body_read_ += n;
+    if (body_left_ == 0) body_done_ = true;
+    return n;
+  }
+  for (;;) {
+    ChunkedResult c = chunked_.decode(buffered());
+    begin_ += c.consumed;
+    switch (c.status) {
+      case ChunkedStatus::kData: {
+        if (body_read_ + c.data.size() > max_body) {
+          body_error_ = 413;
+          return Result<size_t>::failure(EMSGSIZE);
+        }
+        // Hand out what fits; what does not stays where it is (below begin_,
+        // above floor_) as pending data for the next call.
+        size_t n = std::min(len, c.data.size());
+        std::memcpy(dst, c.data.data(), n);
+        pending_ = c.data.substr(n);
+        body_read_ += n;
+        return n;
+      }
+      case ChunkedStatus::kDone:
+        body_done_ = true;
+        return size_t(0);
+      case ChunkedStatus::kError:
+        body_error_ = c.error_status;
+        return Result<size_t>::failure(EPROTO);
+      case ChunkedStatus::kIncomplete: {
+        Result<size_t> r = fill(Clock::now() + srv_.options.body_timeout);
+        if (!r) return r;
+        if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
+        end_ += *r;
+        break;
+      }
+    }
+  }
+}
+
+// Reads and discards what is left of an unread body, if that is cheap;
+// false if the connection must close instead (the client may still be
+// sending a body nobody will read, or waits for a 100 Continue never sent).
+bool Connection::drain_body() {
+  if (body_done_) return true;
+  if (body_error_ || expect_continue_) return false;
+  if (body_kind_ == BodyKind::kLength && body_left_ > kDrainLimit) return false;
+  char sink[16 * 1024];
+  uint64_t drained = 0;
+  while (!body_done_) {
+    Result<size_t> n = read_body(sink, sizeof sink);
+    if (!n || (*n == 0 && !body_done_)) return false;
+    drained += *n;
+    if (drained > kDrainLimit) return false;
+  }
+  return true;
+}
+
+void Connection::append_head(const Response& res, bool close, bool head_only) {
+  out_.append(version_10_ ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(out_, static_cast<uint64_t>(res.status_));
+  out_.push_back(' ');
+  out_.append(reason_phrase(res.status_));
+  out_.append("\r\nDate: ");
+  srv_.date.append_to(out_);
+  out_.append("\r\nServer: ");
+  out_.append(srv_.options.server_name);
+  out_.append("\r\n");
+  bool has_type = false;
+  std::string_view declared_length;
+  for (const auto& [name, value] : res.headers_) {
+    if (iequals(name, "content-length")) declared_length = value;
+    if (server_owned(name)) continue;
+    if (iequals(name, "content-type")) has_type = true;
+    out_.append(name);
+    out_.append(": ");
+    out_.append(value);
+    out_.append("\r\n");
+  }
+  const bool no_body = res.status_ < 200 || res.status_ == 204 || res.status_ == 304;
+  if (res.chunked_) {
+    out_.append("Transfer-Encoding: chunked\r\n");
+  } else if (!declared_length.empty() && res.head_sent_) {  // streaming with a known length
+    out_.append("Content-Length: ");
+    out_.append(declared_length);
+    out_.append("\r\n");
+  } else if (!no_body && !res.head_sent_) {
+    out_.append("Content-Length: ");
+    append_number(out_, res.file_fd_ >= 0 ? res.file_len_ : res.body_.size());
+    out_.append("\r\n");
+  }
+  if (!has_type && !no_body && !(res.body_.empty() && res.file_fd_ < 0 && !res.chunked_)) {
+    out_.append("Content-Type: application/octet-stream\r\n");
+  }
+  if (close) {
+    out_.append("Connection: close\r\n");
+  } else if (version_10_) {
+    out_.append("Connection: keep-alive\r\n");
+  }
+  out_.append("\r\n");
+  (void)head_only;
+}
+
+void Connection::respond_error(int status, const char* reason) {
+  Response res;
+  res.status_ = status;
+  res.body_ = std::to_string(status) + " " + reason_phrase(status) + "\n";
+  res.set_header("Content-Type", "text/plain; charset=utf-8");
+  append_head(res, true, false);
+  out_.append(res.body_);
+  (void)reason;
+  (void)flush();
+}
+
+Result<void> Connection::stream_write(Response& res, std::string_view data) {
+  if (!res.head_sent_) {
+    res.head_sent_ = true;
+    bool has_length = false;
+    for (const auto& h : res.headers_) has_length |= iequals(h.first, "content-length");
+    if (!has_length) {
+      if (version_10_) {
+        close_after_ = true;  // HTTP/1.0: the body ends when the connection does
+      } else {
+        res.chunked_ = true;
+      }
+    }
+    append_head(res, close_after_, head_request_);
+  }
+  if (!head_request_ && !data.empty()) {
+    if (res.chunked_) {
+      char size[24];
+      int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+      out_.append(size, static_cast<size_t>(n));
+      out_.append(data);
+      out_.append("\r\n");
+    } else {
+      out_.append(data);
+    }
+  }
+  return flush();
+}
+
+// Runs one parsed request through the handler and queues its response.
+// False if the connection must close afterwards.
+bool Connection::handle(Request& req) {
+  Response res;
+  res.conn_ = this;
+  head_request_ = req.method() == "HEAD";
+  bool keep = req.head_.keep_alive && !srv_.draining.load(std::memory_order_acquire);
+  close_after_ = !keep;
+  if (req.head_.content_length && *req.head_.content_length > srv_.options.max_body) {
+    respond_error(413, "body too large");
+    return false;
+  }
+  try {
+    srv_.handler(req, res);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weft: handler for %.*s %.*s threw: %s\n",
+                 static_cast<int>(req.method().size()), req.method().data(),
+                 static_cast<int>(req.target().size()), req.target().data(), e.what());
+    if (res.head_sent_) return false;
+    res = Response();
+    res.status_ = 500;
+    res.set_header("Content-Type", "text/plain; charset=utf-8");
+    res.body_ = "500 Internal Server Error\n";
+    close_after_ = true;
+  } catch (...) {
+    std::fprintf(stderr, "weft: handler for %.*s %.*s threw a non-standard exception\n",
+                 static_cast<int>(req.method().size()), req.method().data(),
+                 static_cast<int>(req.target().size()), req.target().data());
+    if (res.head_sent_) return false;
+    res = Response();
+    res.status_ = 500;
+    res.body_ = "500 Internal Server Error\n";
+    close_after_ = true;
+  }
+  if (srv_.draining.load(std::memory_order_acquire)) close_after_ = true;  // shutting down
+  if (body_error_ && !res.head_sent_) {
+    // The body broke a limit or the chunked syntax while the handler read it.
+    out_.clear();
+    respond_error(body_error_, "bad request body");
+    return false;
+  }
+  if (res.head_sent_) {
+    if (res.chunked_ && !head_request_) out_.append("0\r\n\r\n");
+    if (!drain_body()) close_after_ = true;
+    return flush().ok() && !close_after_;
+  }
+  if (!drain_body()) close_after_ = true;
+  append_head(res, close_after_, head_request_);
+  if (head_request_) return !close_after_;
+  if (res.file_fd_ >= 0) {
+    (void)stream_.set_cork(true);
+    bool ok = flush().ok() &&
+              stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline()).ok();
+    (void)stream_.set_cork(false);
+    return ok && !close_after_;
+  }
+  out_.append(res.body_);
+  return !close_after_;
+}
+
+void Connection::run() {
+  const ParserLimits& limits = srv_.options.limits;
+  for (;;) {
+    // Between requests: move what was pipelined to the front.
+    if (begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    floor_ = 0;
+    ParseState state;
+    RequestHead head;
+    Deadline header_deadline =
+        end_ > 0 ? Clock::now() + srv_.options.header_timeout : runtime::kNoDeadline;
+    ParseResult r;
+    for (;;) {
+      r = end_ > 0 ? parse_request(buffered(), fields_, limits, state, head)
+                   : ParseResult{ParseStatus::kIncomplete};
+      if (r.status != ParseStatus::kIncomplete) break;
+      // Answers to pipelined requests go out before we wait for more.
+      if (!flush()) return;
+      if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return;
+      const bool waiting_first_byte = end_ == 0;
+      idle_.store(waiting_first_byte, std::memory_order_release);
+      Result<size_t> n =
+          fill(waiting_first_byte ? Clock::now() + srv_.options.keepalive_timeout : header_deadline);
+      idle_.store(false, std::memory_order_release);
+      if (!n) {
+        if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
+        return;
+      }
+      if (*n == 0) return;  // the client closed
+      end_ += *n;
+      if (waiting_first_byte) header_deadline = Clock::now() + srv_.options.header_timeout;
+    }
+    if (r.status == ParseStatus::kError) {
+      respond_error(r.error_status, r.error_reason);
+      return;
+    }
+    begin_ += r.consumed;
+    floor_ = begin_;
+    version_10_ = head.version_minor == 0;
+    begin_body(head);
+    Request req;
+    req.head_ = head;
+    req.peer_ = peer_;
+    req.conn_ = this;
+    if (!handle(req)) {
+      (void)flush();
+      return;
+    }
+    // Another request already buffered: let its answer join this one.
+    if (begin_ == end_ || out_.size() >= kPipelineFlush) {
+      if (!flush()) return;
+    }
+  }
+}
+
+}  // namespace detail
+
+// --------------------------------------------------------------- Server
+
+Server::Server(net::TcpListener listener, Handler handler, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(listener), std::move(handler), std::move(options))) {}
+
+Server::~Server() = default;
+
+void Server::serve() {
+  Impl& s = *impl_;
+  if (s.served) throw runtime::UsageError("weft: Server::serve called twice");
+  s.served = true;
+  s.date.tick();
+  auto clock = runtime::spawn(
+      [&s] {
+        while (!s.draining.load(std::memory_order_acquire)) {
+          auto now = std::chrono::system_clock::now();
+          auto next = std::chrono::ceil<std::chrono::seconds>(now + std::chrono::milliseconds(1));
+          runtime::this_fiber::sleep_for(next - now);
+          s.date.tick();
+        }
+      },
+      {.name = "http-date"});
+  for (;;) {
+    s.slots.acquire();
+    net::SocketAddress peer;
+    Result<net::TcpStream> c = s.listener.accept(runtime::kNoDeadline, &peer);
+    if (!c) {
+      s.slots.release();
+      if (c.error() == ECANCELED || s.draining.load(std::memory_order_acquire)) break;
+      std::fprintf(stderr, "weft: accept: %s\n", c.message().c_str());
+      break;
+    }
+    (void)c.value().set_nodelay(true);
+    s.live.add(1);
+    s.open.fetch_add(1, std::memory_order_relaxed);
+    runtime::spawn(
+        [&s, peer, stream = std::move(c.value())]() mutable {
+          detail::Connection conn(s, std::move(stream), peer);
+          std::list<detail::Connection*>::iterator it;
+          {
+            std::lock_guard g(s.mu);
+            it = s.conns.insert(s.conns.end(), &conn);
+          }
+          conn.run();
+          {
+            std::lock_guard g(s.mu);
+            s.conns.erase(it);
+          }
+          s.open.fetch_sub(1, std::memory_order_relaxed);
+          s.slots.release();
+          s.live.done();
+        },
+        {.name = "http-conn"})
+        .detach();
+  }
+  s.draining.store(true, std::memory_order_release);
+  s.live.wait();
+  clock.join();
+}
+
+void Server::shutdown(Deadline deadline) {
+  Impl& s = *impl_;
+  if (s.draining.exchange(true, std::memory_order_acq_rel)) return;
+  s.listener.close();
+  runtime::spawn(
+      [&s, deadline] {
+        // Idle connections close now; busy ones after their current request.
+        // Whatever is left at the deadline is closed under its feet.
+        for (bool force = false;; force = runtime::Clock::now() >= deadline) {
+          {
+            std::lock_guard g(s.mu);
+            for (detail::Connection* c : s.conns) c->close_if_idle(force);
+          }
+          if (s.open.load(std::memory_order_relaxed) == 0 || force) return;
+          runtime::this_fiber::sleep_for(std::chrono::milliseconds(10));
+        }
+      },
+      {.name = "http-shutdown"})
+      .detach();
+}
+
+size_t Server::connections() const noexcept { return impl_->open.load(std::memory_order_relaxed); }
+
+net::SocketAddress Server::local_address() const { return impl_->listener.local_address(); }
+
+// ------------------------------------------------------ Request, Response
+
+std::string_view Request::header(std::string_view name) const noexcept {
+  const Header* h = find_header(head_, name);
+  return h ? h->value : std::string_view();
+}
+
+std::string_view Request::param(std::string_view name) const noexcept {
+  for (const auto& [k, v] : params_) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+bool Request::has_body() const noexcept {
+  return head_.chunked || (head_.content_length && *head_.content_length > 0);
+}
+
+Result<size_t> Request::read_body(void* buf, size_t len) {
+  if (!conn_) return size_t(0);
+  return conn_->read_body(buf, len);
+}
+
+Result<std::string> Request::body() {
+  std::string out;
+  char buf[16 * 1024];
+  for (;;) {
+    Result<size_t> n = read_body(buf, sizeof buf);
+    if (!n) return Result<std::string>::failure(n.error());
+    if (*n == 0) return out;
+    out.append(buf, *n);
+  }
+}
+
+void Response::set_header(std::string_view name, std::string_view value) {
+  for (auto& [k, v] : headers_) {
+    if (iequals(k, name)) {
+      v = value;
+      return;
+    }
+  }
+  headers_.emplace_back(name, value);
+}
+
+void Response::add_header(std::string_view name, std::string_view value) {
+  headers_.emplace_back(name, value);
+}
+
+void Response::send(int status, std::string body) {
+  status_ = status;
+  body_ = std::move(body);
+  bool has_type = false;
+  for (const auto& h : headers_) has_type |= iequals(h.first, "content-type");
+  if (!has_type) headers_.emplace_back("Content-Type", "text/plain; charset=utf-8");
+}
+
+Result<void> Response::write(std::string_view data) {
+  if (!conn_) return Result<void>::failure(ENOTCONN);
+  return conn_->stream_write(*this, data);
+}
+
+const char* reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace weft::http

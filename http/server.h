@@ -1,0 +1,73 @@
+// Server: HTTP/1.1 over a TcpListener, one fiber per connection. Each
+// connection fiber reads a request, calls the handler (a plain function that
+// may block: read the body, wait on a channel, sleep, call a backend), writes
+// the response, and loops, with keep-alive, pipelining (answers to requests
+// already buffered leave together in one write), chunked bodies and
+// 100-continue handled for it.
+//
+//   Router r;
+//   r.get("/", [](Request&, Response& res) { res.send(200, "Hello, world!\n"); });
+//   auto l = net::TcpListener::bind(*net::SocketAddress::parse("127.0.0.1", 8080));
+//   Server server(std::move(l.value()), r);
+//   server.serve();   // in a fiber; returns after shutdown() once connections end
+//
+// Timeouts follow nginx's defaults: a request head must arrive whole within
+// 15 s of its first byte (slowloris gets 408 and a close), an idle keep-alive
+// connection is closed after 15 s, and each body read and response write may
+// take 30 s.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/request.h"
+#include "http/request_parser.h"
+#include "http/response.h"
+#include "net/tcp_listener.h"
+#include "runtime/clock.h"
+
+namespace weft::http {
+
+using Handler = std::function<void(Request&, Response&)>;
+
+struct ServerOptions {
+  ParserLimits limits;
+  size_t max_body = 16 << 20;  // bytes of request body; beyond it 413
+  std::chrono::milliseconds header_timeout{15000};
+  std::chrono::milliseconds keepalive_timeout{15000};
+  std::chrono::milliseconds body_timeout{30000};   // per body read
+  std::chrono::milliseconds write_timeout{30000};  // per response write
+  size_t max_connections = 10000;  // beyond it, accepting waits
+  std::string server_name = "weft";
+};
+
+class Server {
+ public:
+  Server(net::TcpListener listener, Handler handler, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Accepts and serves connections until shutdown(); returns once every
+  // connection fiber has ended. Fibers only; once per Server.
+  void serve();
+
+  // Graceful stop: accept nothing more, let requests in flight finish and
+  // close idle connections; at `deadline`, close whatever is left. Returns at
+  // once; serve() returns when all is done. Any fiber.
+  void shutdown(runtime::Deadline deadline);
+
+  // Connections open now.
+  size_t connections() const noexcept;
+  net::SocketAddress local_address() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft::http
