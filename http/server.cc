@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "http/chunked_decoder.h"
+#include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
 #include "runtime/mutex.h"
 #include "runtime/semaphore.h"
@@ -141,7 +142,7 @@ class Connection {
   Result<void> send_continue_if_needed();
   bool drain_body();
   void append_head(const Response& res, bool close, bool head_only);
-  void respond_error(int status, const char* reason);
+  void respond_error(int status, const char* reason, const RequestHead* head = nullptr);
   bool handle(Request& req);
 
   Server::Impl& srv_;
@@ -167,6 +168,12 @@ class Connection {
   bool version_10_ = false;
   bool head_request_ = false;
   bool close_after_ = false;
+
+  // For the access log.
+  std::chrono::system_clock::time_point req_time_;
+  Clock::time_point req_start_;
+  uint64_t bytes_sent_ = 0;
+  void log_access(const RequestHead* head, int status);
 };
 
 Result<size_t> Connection::fill(Deadline d) {
@@ -342,15 +349,39 @@ void Connection::append_head(const Response& res, bool close, bool head_only) {
   (void)head_only;
 }
 
-void Connection::respond_error(int status, const char* reason) {
+void Connection::respond_error(int status, const char* reason, const RequestHead* head) {
   Response res;
   res.status_ = status;
   res.body_ = std::to_string(status) + " " + reason_phrase(status) + "\n";
   res.set_header("Content-Type", "text/plain; charset=utf-8");
   append_head(res, true, false);
   out_.append(res.body_);
+  bytes_sent_ = res.body_.size();
   (void)reason;
   (void)flush();
+  log_access(head, status);
+}
+
+void Connection::log_access(const RequestHead* head, int status) {
+  logging::Logger* log = srv_.options.logger;
+  if (!log || !log->access_enabled()) return;
+  if (!head) {
+    req_time_ = std::chrono::system_clock::now();
+    req_start_ = Clock::now();
+  }
+  std::string_view referer, agent;
+  if (head) {
+    if (const Header* h = find_header(*head, "referer")) referer = h->value;
+    if (const Header* h = find_header(*head, "user-agent")) agent = h->value;
+  }
+  logging::AccessRecord r = logging::AccessRecord::make(
+      req_time_, peer_.host(), head ? head->method : std::string_view(),
+      head ? head->target : std::string_view(), referer, agent);
+  r.status = status;
+  r.bytes = bytes_sent_;
+  r.version_minor = head ? head->version_minor : -1;
+  r.duration = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - req_start_);
+  log->access(std::move(r));
 }
 
 Result<void> Connection::stream_write(Response& res, std::string_view data) {
@@ -368,6 +399,7 @@ Result<void> Connection::stream_write(Response& res, std::string_view data) {
     append_head(res, close_after_, head_request_);
   }
   if (!head_request_ && !data.empty()) {
+    bytes_sent_ += data.size();
     if (res.chunked_) {
       char size[24];
       int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
@@ -387,18 +419,20 @@ bool Connection::handle(Request& req) {
   Response res;
   res.conn_ = this;
   head_request_ = req.method() == "HEAD";
+  req_time_ = std::chrono::system_clock::now();
+  req_start_ = Clock::now();
+  bytes_sent_ = 0;
   bool keep = req.head_.keep_alive && !srv_.draining.load(std::memory_order_acquire);
   close_after_ = !keep;
   if (req.head_.content_length && *req.head_.content_length > srv_.options.max_body) {
-    respond_error(413, "body too large");
+    respond_error(413, "body too large", &req.head_);
     return false;
   }
   try {
     srv_.handler(req, res);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "weft: handler for %.*s %.*s threw: %s\n",
-                 static_cast<int>(req.method().size()), req.method().data(),
-                 static_cast<int>(req.target().size()), req.target().data(), e.what());
+    runtime::report(runtime::Severity::kError, "handler for " + std::string(req.method()) + " " +
+                                                   std::string(req.target()) + " threw: " + e.what());
     if (res.head_sent_) return false;
     res = Response();
     res.status_ = 500;
@@ -406,9 +440,9 @@ bool Connection::handle(Request& req) {
     res.body_ = "500 Internal Server Error\n";
     close_after_ = true;
   } catch (...) {
-    std::fprintf(stderr, "weft: handler for %.*s %.*s threw a non-standard exception\n",
-                 static_cast<int>(req.method().size()), req.method().data(),
-                 static_cast<int>(req.target().size()), req.target().data());
+    runtime::report(runtime::Severity::kError, "handler for " + std::string(req.method()) + " " +
+                                                   std::string(req.target()) +
+                                                   " threw a non-standard exception");
     if (res.head_sent_) return false;
     res = Response();
     res.status_ = 500;
@@ -419,26 +453,33 @@ bool Connection::handle(Request& req) {
   if (body_error_ && !res.head_sent_) {
     // The body broke a limit or the chunked syntax while the handler read it.
     out_.clear();
-    respond_error(body_error_, "bad request body");
+    respond_error(body_error_, "bad request body", &req.head_);
     return false;
   }
   if (res.head_sent_) {
     if (res.chunked_ && !head_request_) out_.append("0\r\n\r\n");
     if (!drain_body()) close_after_ = true;
-    return flush().ok() && !close_after_;
+    const bool ok = flush().ok();
+    log_access(&req.head_, res.status_);
+    return ok && !close_after_;
   }
   if (!drain_body()) close_after_ = true;
   append_head(res, close_after_, head_request_);
-  if (head_request_) return !close_after_;
-  if (res.file_fd_ >= 0) {
+  bool ok = true;
+  if (head_request_) {
+    // Headers only.
+  } else if (res.file_fd_ >= 0) {
     (void)stream_.set_cork(true);
-    bool ok = flush().ok() &&
-              stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline()).ok();
+    ok = flush().ok() &&
+         stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline()).ok();
     (void)stream_.set_cork(false);
-    return ok && !close_after_;
+    bytes_sent_ = ok ? res.file_len_ : 0;
+  } else {
+    out_.append(res.body_);
+    bytes_sent_ = res.body_.size();
   }
-  out_.append(res.body_);
-  return !close_after_;
+  log_access(&req.head_, res.status_);
+  return ok && !close_after_;
 }
 
 void Connection::run() {
@@ -530,7 +571,7 @@ void Server::serve() {
     if (!c) {
       s.slots.release();
       if (c.error() == ECANCELED || s.draining.load(std::memory_order_acquire)) break;
-      std::fprintf(stderr, "weft: accept: %s\n", c.message().c_str());
+      runtime::report(runtime::Severity::kError, "accept: " + c.message());
       break;
     }
     (void)c.value().set_nodelay(true);

@@ -26,6 +26,7 @@
 #include "http/request.h"
 #include "http/request_parser.h"
 #include "http/response.h"
+#include "logging/logger.h"
 #include "net/tcp_listener.h"
 #include "runtime/clock.h"
 
@@ -42,6 +43,8 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30000};  // per response write
   size_t max_connections = 10000;  // beyond it, accepting waits
   std::string server_name = "weft";
+  // Receives one access record per answered request (errors included); null: none.
+  logging::Logger* logger = nullptr;
 };
 
 class Server {

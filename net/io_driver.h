@@ -49,7 +49,8 @@ class IoDriver : public runtime::EventSource {
   virtual Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len,
                                   Deadline d) = 0;
 
-  // Regular files: never stall the worker on a slow disk.
+  // Files: never stall the worker on a slow disk. An `offset` of -1 reads or
+  // writes at the descriptor's position (pipes, terminals, O_APPEND logs).
   virtual Result<int> open(const char* path, int flags, mode_t mode) = 0;
   virtual Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) = 0;
   virtual Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) = 0;

@@ -9,11 +9,12 @@
 #include <poll.h>
 #include <sys/select.h>
 
-#include <cstdio>
+#include <string>
 #include <mutex>
 #include <vector>
 
 #include "net/readiness.h"
+#include "runtime/diagnostics.h"
 
 namespace weft::net {
 
@@ -99,10 +100,10 @@ class SelectDriver final : public ListDriver {
  protected:
   Result<void> watch(FdState* st) override {
     if (st->fd >= FD_SETSIZE) {
-      std::fprintf(stderr,
-                   "weft: select backend cannot wait on fd %d (FD_SETSIZE is %d); "
-                   "use --io=poll, epoll or io_uring\n",
-                   st->fd, FD_SETSIZE);
+      runtime::report(runtime::Severity::kError,
+                      "select backend cannot wait on fd " + std::to_string(st->fd) +
+                          " (FD_SETSIZE is " + std::to_string(FD_SETSIZE) +
+                          "); use --io=poll, epoll or io_uring");
       return Result<void>::failure(kErrFdSetSize);
     }
     return ListDriver::watch(st);

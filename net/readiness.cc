@@ -246,7 +246,7 @@ Result<size_t> ReadinessDriver::pread(int fd, void* buf, size_t len, off_t offse
     int err;
   };
   R r = BlockingPool::instance().run([&] {
-    ssize_t n = ::pread(fd, buf, len, offset);
+    ssize_t n = offset < 0 ? ::read(fd, buf, len) : ::pread(fd, buf, len, offset);
     return R{n, n < 0 ? errno : 0};
   });
   if (r.n < 0) return Result<size_t>::failure(r.err);
@@ -259,7 +259,7 @@ Result<size_t> ReadinessDriver::pwrite(int fd, const void* buf, size_t len, off_
     int err;
   };
   R r = BlockingPool::instance().run([&] {
-    ssize_t n = ::pwrite(fd, buf, len, offset);
+    ssize_t n = offset < 0 ? ::write(fd, buf, len) : ::pwrite(fd, buf, len, offset);
     return R{n, n < 0 ? errno : 0};
   });
   if (r.n < 0) return Result<size_t>::failure(r.err);

@@ -12,6 +12,7 @@
 
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
+#include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
 #include "runtime/park.h"
 
@@ -204,8 +205,8 @@ Result<TcpStream> TcpListener::accept(Deadline d, SocketAddress* peer) {
                               .count();
     int64_t prev = last_log.load(std::memory_order_relaxed);
     if (now_s != prev && last_log.compare_exchange_strong(prev, now_s)) {
-      std::fprintf(stderr, "weft: accept on %s: %s; backing off\n",
-                   local_address().to_string().c_str(), error_message(e).c_str());
+      runtime::report(runtime::Severity::kError, "accept on " + local_address().to_string() +
+                                                     ": " + error_message(e) + "; backing off");
     }
     const auto wake = std::min(runtime::Clock::now() + backoff, d);
     runtime::this_fiber::sleep_until(wake);
