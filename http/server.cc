@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "http/chunked_decoder.h"
+#include "runtime/channel.h"
 #include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
 #include "runtime/mutex.h"
@@ -102,6 +103,7 @@ struct Server::Impl {
   DateClock date;
   runtime::Semaphore slots;
   runtime::WaitGroup live;
+  runtime::Channel<int> clock_stop{0};  // closed when serve() ends
   std::atomic<bool> draining{false};
   std::atomic<size_t> open{0};
   runtime::Mutex mu;
@@ -556,10 +558,12 @@ void Server::serve() {
   s.date.tick();
   auto clock = runtime::spawn(
       [&s] {
-        while (!s.draining.load(std::memory_order_acquire)) {
+        // Ticks on each second boundary until serve() ends.
+        int unused;
+        for (;;) {
           auto now = std::chrono::system_clock::now();
           auto next = std::chrono::ceil<std::chrono::seconds>(now + std::chrono::milliseconds(1));
-          runtime::this_fiber::sleep_for(next - now);
+          if (s.clock_stop.recv_for(unused, next - now) != runtime::ChannelStatus::kTimeout) return;
           s.date.tick();
         }
       },
@@ -599,6 +603,7 @@ void Server::serve() {
   }
   s.draining.store(true, std::memory_order_release);
   s.live.wait();
+  s.clock_stop.close();
   clock.join();
 }
 

@@ -17,7 +17,7 @@ BlockingPool::BlockingPool() {
 
 void BlockingPool::submit(Job* job, const char* call) {
   job->waiter.bind_current(call);
-  runtime::ExternalWaitGuard outside;  // the pool thread, not the runtime, wakes us
+  runtime::expect_outside_wake(job->waiter);  // a pool thread, not the runtime, wakes us
   // The job is queued only once this fiber has switched out, so the pool's
   // wake() can never find it half-parked.
   runtime::park_then(

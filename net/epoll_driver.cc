@@ -22,7 +22,9 @@ class EpollDriver final : public ReadinessDriver {
     epoll_event ev = {};
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the interrupt eventfd
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd(), &ev);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd(), &ev) != 0) {
+      throw BackendError(std::string("weft: epoll_ctl(wake-up eventfd): ") + std::strerror(errno));
+    }
   }
   ~EpollDriver() override { ::close(epfd_); }
 
@@ -55,7 +57,14 @@ class EpollDriver final : public ReadinessDriver {
       ts.tv_nsec = static_cast<long>(left.count() % 1000000000);
       tp = &ts;
     }
-    int n = epoll_pwait2(epfd_, events, 256, tp, nullptr);
+    int n = pwait2_ ? epoll_pwait2(epfd_, events, 256, tp, nullptr) : -1;
+    if (n < 0 && errno == ENOSYS) {
+      // Kernels before 5.11 (or a seccomp filter): millisecond timeouts.
+      pwait2_ = false;
+      n = epoll_wait(epfd_, events, 256, timeout_ms(d));
+    } else if (!pwait2_) {
+      n = epoll_wait(epfd_, events, 256, timeout_ms(d));
+    }
     for (int i = 0; i < n; ++i) {
       auto* st = static_cast<detail::FdState*>(events[i].data.ptr);
       if (!st) {
@@ -70,6 +79,7 @@ class EpollDriver final : public ReadinessDriver {
 
  private:
   int epfd_;
+  bool pwait2_ = true;  // epoll_pwait2 is available
 };
 
 }  // namespace

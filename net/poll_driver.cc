@@ -95,6 +95,14 @@ class PollDriver final : public ListDriver {
 
 class SelectDriver final : public ListDriver {
  public:
+  SelectDriver() {
+    if (wake_fd() >= FD_SETSIZE) {
+      throw BackendError("weft: the select backend needs a descriptor below FD_SETSIZE (" +
+                         std::to_string(FD_SETSIZE) + ") for its wake-up, but " +
+                         std::to_string(wake_fd()) + " descriptors are already open; " +
+                         "use --io=poll, epoll or io_uring");
+    }
+  }
   Backend backend() const noexcept override { return Backend::kSelect; }
 
  protected:

@@ -5,7 +5,9 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <mutex>
+#include <string>
 
 #include "net/blocking_pool.h"
 
@@ -14,17 +16,24 @@ namespace weft::net {
 using detail::FdState;
 using runtime::WakeReason;
 
-ReadinessDriver::ReadinessDriver() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+ReadinessDriver::ReadinessDriver() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (wake_fd_ < 0) {
+    throw BackendError(std::string("weft: cannot create the I/O driver's eventfd: ") +
+                       std::strerror(errno));
+  }
+}
 
 ReadinessDriver::~ReadinessDriver() {
   for (FdState* st : retired_) delete st;
+  // Sockets that outlive the runtime keep their states; they free them.
+  for (FdState* st : homed_) st->home = nullptr;
   ::close(wake_fd_);
 }
 
 void ReadinessDriver::poll(Deadline d) {
   {
     // Retired states: every event batch that could name them is finished.
-    std::lock_guard<runtime::SpinLock> g(retired_mu_);
+    std::lock_guard<runtime::SpinLock> g(states_mu_);
     for (FdState* st : retired_) delete st;
     retired_.clear();
   }
@@ -82,6 +91,8 @@ Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
     }
     if (s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
       st = fresh;
+      std::lock_guard<runtime::SpinLock> g(states_mu_);
+      homed_.insert(st);
     } else {
       unwatch(fresh);  // another fiber registered it first; use theirs
       delete fresh;
@@ -157,7 +168,8 @@ void ReadinessDriver::forget(Socket& s) noexcept {
   if (!st) return;
   ReadinessDriver* home = st->home;
   home->unwatch(st);
-  std::lock_guard<runtime::SpinLock> g(home->retired_mu_);
+  std::lock_guard<runtime::SpinLock> g(home->states_mu_);
+  home->homed_.erase(st);
   home->retired_.push_back(st);
 }
 
@@ -195,12 +207,17 @@ Result<size_t> ReadinessDriver::writev(Socket& s, const iovec* iov, int iovcnt, 
 }
 
 Result<int> ReadinessDriver::accept(Socket& s, sockaddr_storage* peer, Deadline d) {
+  int accepted = -1;
   Result<size_t> r = retry(s, false, d, [&]() -> ssize_t {
     socklen_t len = sizeof *peer;
-    return ::accept4(s.fd(), reinterpret_cast<sockaddr*>(peer), &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    accepted = ::accept4(s.fd(), reinterpret_cast<sockaddr*>(peer), &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+    return accepted;
   });
-  if (!r) return Result<int>::failure(r.error());
+  if (!r) {
+    if (accepted >= 0) ::close(accepted);  // accepted, but the listener was closed meanwhile
+    return Result<int>::failure(r.error());
+  }
   return static_cast<int>(*r);
 }
 

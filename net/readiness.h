@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <unordered_set>
 #include <vector>
 
 #include "net/io_driver.h"
@@ -33,7 +34,7 @@ namespace detail {
 struct FdState {
   FdState(int f, ReadinessDriver* h) : fd(f), home(h) {}
   const int fd;
-  ReadinessDriver* const home;
+  ReadinessDriver* home;  // null once the home driver is destroyed
   runtime::SpinLock mu;
   runtime::WaitList readers;  // guarded by mu
   runtime::WaitList writers;  // guarded by mu
@@ -91,8 +92,9 @@ class ReadinessDriver : public IoDriver {
 
   int wake_fd_;
   std::atomic<size_t> waiting_{0};
-  runtime::SpinLock retired_mu_;
-  std::vector<detail::FdState*> retired_;  // guarded by retired_mu_
+  runtime::SpinLock states_mu_;
+  std::vector<detail::FdState*> retired_;       // guarded by states_mu_
+  std::unordered_set<detail::FdState*> homed_;  // guarded by states_mu_: live states homed here
 };
 
 // The readiness drivers, one per worker.

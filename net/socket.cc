@@ -27,19 +27,30 @@ Socket::Use::~Use() {
 void Socket::close() noexcept {
   if (fd_ < 0 || closed_.exchange(true, std::memory_order_seq_cst)) return;
   if (users_.load(std::memory_order_seq_cst) == 0) {
-    release();
+    release();  // nobody inside: a plain close (an SO_LINGER reset stays a reset)
     return;
   }
-  // Someone is inside a call: wake parked readiness waiters, and make the
-  // kernel finish any operation in flight (io_uring completes them on shutdown).
-  if (detail::FdState* st = state.load(std::memory_order_acquire)) st->home->cancel(*this);
+  // Someone is inside a call. Hold a use ourselves, so the descriptor cannot
+  // be released (and its number reused) under the shutdown; wake parked
+  // readiness waiters, and make the kernel finish any operation in flight
+  // (io_uring completes them on shutdown).
+  users_.fetch_add(1, std::memory_order_seq_cst);
+  detail::FdState* st = state.load(std::memory_order_acquire);
+  if (st && st->home) st->home->cancel(*this);
   ::shutdown(fd_, SHUT_RDWR);
-  if (users_.load(std::memory_order_seq_cst) == 0) release();
+  if (users_.fetch_sub(1, std::memory_order_seq_cst) == 1) release();
 }
 
 void Socket::release() noexcept {
   if (released_.exchange(true, std::memory_order_acq_rel)) return;
-  if (detail::FdState* st = state.load(std::memory_order_acquire)) st->home->forget(*this);
+  if (detail::FdState* st = state.load(std::memory_order_acquire)) {
+    if (st->home) {
+      st->home->forget(*this);
+    } else {
+      state.store(nullptr, std::memory_order_relaxed);
+      delete st;  // its driver is gone (the socket outlived its runtime)
+    }
+  }
   ::close(fd_);
 }
 

@@ -449,7 +449,9 @@ Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len
   if (!use) return Result<void>::failure(ECANCELED);
   Op op("io_uring connect");
   UringDriver& r = local();
-  r.reserve(2);
+  // Room for the connect, its timeout and a possible cancel, reserved up
+  // front: reserving later could reap this op's own completion before it parks.
+  r.reserve(3);
   io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
   io_uring_prep_connect(e, s.fd(), addr, len);
   attach(op, e, 0);
@@ -457,7 +459,6 @@ Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len
   // Submitted now, not in poll(): see "Close" above for the race.
   io_uring_submit(&r.ring_);
   if (s.closed()) {
-    r.reserve(1);
     io_uring_sqe* c = io_uring_get_sqe(&r.ring_);
     io_uring_prep_cancel64(c, op.tag(0), 0);
     io_uring_sqe_set_data64(c, kIgnoreTag);

@@ -88,7 +88,7 @@ class Channel {
   }
   template <class Rep, class Period>
   ChannelStatus recv_for(T& out, std::chrono::duration<Rep, Period> d) {
-    return recv_until(out, Clock::now() + std::chrono::ceil<Clock::duration>(d));
+    return recv_until(out, deadline_after(d));
   }
 
   // Receives without blocking: kOk (out set), kEmpty or kClosed. Any thread.

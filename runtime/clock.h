@@ -15,4 +15,13 @@ using Deadline = Clock::time_point;
 // A deadline that never expires.
 inline constexpr Deadline kNoDeadline = Deadline::max();
 
+// now + d, saturating at kNoDeadline instead of overflowing for huge `d`.
+template <class Rep, class Period>
+Deadline deadline_after(std::chrono::duration<Rep, Period> d) {
+  const auto now = Clock::now();
+  const auto limit = std::chrono::duration_cast<std::chrono::duration<double>>(kNoDeadline - now);
+  if (std::chrono::duration_cast<std::chrono::duration<double>>(d) >= limit) return kNoDeadline;
+  return now + std::chrono::ceil<Clock::duration>(d);
+}
+
 }  // namespace weft::runtime

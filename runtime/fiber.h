@@ -175,7 +175,7 @@ void yield();
 void sleep_until(Deadline d);
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
-  sleep_until(Clock::now() + std::chrono::ceil<Clock::duration>(d));
+  sleep_until(deadline_after(d));
 }
 uint64_t id() noexcept;
 std::string_view name();

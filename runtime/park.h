@@ -65,6 +65,7 @@ struct Waiter {
   Waiter* next = nullptr;
   bool linked = false;  // in a WaitList; guarded by the object's lock
   bool timed = false;   // has a deadline, so wakers must claim()
+  bool outside = false;  // woken by a thread outside the runtime (expect_outside_wake)
   std::atomic<bool> claimed{false};
   WakeReason reason = WakeReason::kNone;  // written by the waker that claimed
   void* slot = nullptr;                   // object-specific: where a value is handed over
@@ -123,18 +124,10 @@ void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const 
 void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
                void (*after)(void*), void* arg);
 
-// Declares, for its lifetime, that the calling fiber will be woken by a thread
-// outside the runtime (a helper thread pool, say), so that all fibers being
-// parked meanwhile is no deadlock. Fibers only.
-class ExternalWaitGuard {
- public:
-  ExternalWaitGuard();
-  ~ExternalWaitGuard();
-  ExternalWaitGuard(const ExternalWaitGuard&) = delete;
-  ExternalWaitGuard& operator=(const ExternalWaitGuard&) = delete;
-
- private:
-  detail::Fiber* fiber_;
-};
+// Declares that `w` (bound to the calling fiber, about to park) will be woken
+// by a thread outside the runtime, such as a helper pool: until that wake,
+// all fibers being parked is no deadlock, and Runtime::run does not tear the
+// scheduler down under the helper. Fibers only.
+void expect_outside_wake(Waiter& w);
 
 }  // namespace weft::runtime

@@ -389,8 +389,12 @@ void Worker::after_switch(ctx::fcontext_t from_ctx) {
 Fiber* Worker::next_local() {
   if (++tick % kFairnessTick == 0) return nullptr;
   if (sched->stopping.load(std::memory_order_relaxed)) return nullptr;
-  if (runnext.load(std::memory_order_relaxed)) {
-    if (Fiber* f = runnext.exchange(nullptr, std::memory_order_acquire)) return f;
+  if (Fiber* f = runnext.load(std::memory_order_relaxed)) {
+    if (sched->nworkers == 1) {
+      runnext.store(nullptr, std::memory_order_relaxed);
+      return f;
+    }
+    if ((f = runnext.exchange(nullptr, std::memory_order_acquire))) return f;
   }
   return runq.pop();
 }
@@ -398,8 +402,20 @@ Fiber* Worker::next_local() {
 void Worker::make_ready(Fiber* f) {
   f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
   if (current != &sched_fiber) {
+    if (sched->nworkers == 1) {
+      // No thief exists: the slot is this thread's alone.
+      Fiber* old = runnext.load(std::memory_order_relaxed);
+      runnext.store(f, std::memory_order_relaxed);
+      if (old) push_local(old);
+      return;
+    }
     Fiber* old = runnext.exchange(f, std::memory_order_acq_rel);
-    if (old) push_local(old);
+    if (old) return push_local(old);
+    // An idle worker must hear of it: the waker may not park soon. A thief
+    // takes runnext only after a grace period, so a ping-pong pair normally
+    // stays here (see "Sleeping workers").
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sched->nidle.load(std::memory_order_relaxed) > 0) sched->wakep();
   } else {
     push_local(f);
   }
@@ -433,7 +449,11 @@ Fiber* Worker::steal(bool take_runnext) {
     Worker* v = sched->workers[(start + i) % n].get();
     if (v == this) continue;
     if (Fiber* f = v->runq.steal_into(runq)) return f;
-    if (take_runnext) {
+    if (take_runnext && v->runnext.load(std::memory_order_acquire)) {
+      // Give the owner a moment to run it itself, as it will if the waker
+      // parks right away (message passing); take it only if it is still there.
+      const auto until = Clock::now() + std::chrono::microseconds(3);
+      while (Clock::now() < until) __builtin_ia32_pause();
       Fiber* r = v->runnext.load(std::memory_order_acquire);
       if (r && v->runnext.compare_exchange_strong(r, nullptr, std::memory_order_acq_rel)) return r;
     }
@@ -452,6 +472,9 @@ Fiber* Worker::find_runnable() {
       if (sched->global_size.load(std::memory_order_relaxed)) f = sched->global_pop(this);
       if (!f && events) events->poll(Deadline::min());
     }
+    // runnext first, except on the fairness turn: a ping-pong pair handing
+    // each other the runnext slot must not starve the local queue.
+    if (!f && fair_turn) f = runq.pop();
     if (!f && runnext.load(std::memory_order_relaxed)) {
       f = runnext.exchange(nullptr, std::memory_order_acquire);
     }
@@ -492,7 +515,8 @@ Fiber* Worker::find_runnable() {
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     bool woken_by_waker = false;
-    if (!sched->any_work() && !sched->stopping.load(std::memory_order_seq_cst)) {
+    const bool work_appeared = sched->any_work();
+    if (!work_appeared && !sched->stopping.load(std::memory_order_seq_cst)) {
       const Deadline d = timers.next();
       const bool forever = d == kNoDeadline && (!events || events->waiters() == 0);
       if (forever) {
@@ -512,7 +536,14 @@ Fiber* Worker::find_runnable() {
         woken_by_waker = true;  // a waker unlisted us and counted us as spinning
       }
     }
-    if (woken_by_waker) spinning = true;
+    if (woken_by_waker) {
+      spinning = true;
+    } else if (work_appeared) {
+      // Work arrived while we were listing ourselves: look for it as a
+      // spinner (stealing allowed) instead of looping without stealing.
+      spinning = true;
+      sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
   }
 }
 
@@ -542,6 +573,7 @@ void Worker::check_deadlock() {
   if (!s->opts.detect_deadlock) return;
   if (s->nblocked.load(std::memory_order_seq_cst) != s->nworkers) return;
   if (s->external_holds.load(std::memory_order_seq_cst) > 0) return;
+  if (s->outside_jobs.load(std::memory_order_seq_cst) > 0) return;
   if (s->stopping.load(std::memory_order_seq_cst) || s->any_work()) return;
   if (s->live.load(std::memory_order_seq_cst) == 0) return;
   for (auto& w : s->workers) {
@@ -655,7 +687,12 @@ void Scheduler::run_main(Fiber* m) {
   }
   workers[0]->run_loop();
   for (int i = 1; i < nworkers; ++i) workers[i]->thread.join();
-  while (outside_wakes.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
+  // Helper threads still working for (possibly abandoned) fibers, or still
+  // inside wake(), must be done with us before the scheduler goes away.
+  while (outside_jobs.load(std::memory_order_seq_cst) != 0 ||
+         outside_wakes.load(std::memory_order_seq_cst) != 0) {
+    std::this_thread::yield();
+  }
 }
 
 Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& so) {
@@ -678,17 +715,15 @@ Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& 
   }
   sanitizer_fresh_stack(span.lo, span.size);
 
-  char* top = span.lo + span.size;
-  Fiber* f = new (align_down(top - sizeof(Fiber), 64)) Fiber();
-  char* box = align_down(reinterpret_cast<char*>(f) - box_size, std::max<size_t>(box_align, 16));
-  if (static_cast<size_t>(box - span.lo) < span.size / 2) {
-    f->~Fiber();
-    std::vector<StackSpan> back{span};
-    pool->give(back.data(), 1);
+  if (box_size + box_align + sizeof(Fiber) + 64 > span.size / 2) {
+    pool->give(&span, 1);
     throw UsageError("weft: spawn: the closure (" + std::to_string(box_size) +
                      " bytes) needs more than half of the fiber's stack; capture less or "
                      "raise SpawnOptions::stack_size");
   }
+  char* top = span.lo + span.size;
+  Fiber* f = new (align_down(top - sizeof(Fiber), 64)) Fiber();
+  char* box = align_down(reinterpret_cast<char*>(f) - box_size, std::max<size_t>(box_align, 16));
   f->box = box;
   char* sp = align_down(box, 64);
   f->ctx = ctx::make_fcontext(sp, static_cast<size_t>(sp - span.lo), &fiber_entry);
@@ -835,7 +870,10 @@ Runtime::ExternalHold::ExternalHold(Runtime& rt) : sched_(rt.sched_.get()) {
   sched_->external_holds.fetch_add(1, std::memory_order_seq_cst);
 }
 Runtime::ExternalHold::~ExternalHold() {
-  sched_->external_holds.fetch_sub(1, std::memory_order_seq_cst);
+  // The last hold gone: a worker re-checks for a deadlock it could not report.
+  if (sched_->external_holds.fetch_sub(1, std::memory_order_seq_cst) == 1) {
+    for (auto& w : sched_->workers) w->unpark();
+  }
 }
 
 std::string fiber_dump() {
@@ -850,18 +888,21 @@ EventSource* current_event_source() noexcept {
   return w && w->current != &w->sched_fiber ? w->events.get() : nullptr;
 }
 
+namespace {
+[[noreturn, gnu::noinline, gnu::cold]] void throw_outside_fiber(const char* call) {
+  throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+}
+}  // namespace
+
 void Waiter::bind_current(const char* call) {
   fiber = current_fiber();
-  if (!fiber) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+  if (!fiber) [[unlikely]] throw_outside_fiber(call);
 }
 
-ExternalWaitGuard::ExternalWaitGuard() : fiber_(current_fiber()) {
-  if (!fiber_) throw UsageError("weft: ExternalWaitGuard used outside a fiber");
-  fiber_->sched->external_holds.fetch_add(1, std::memory_order_seq_cst);
-}
-
-ExternalWaitGuard::~ExternalWaitGuard() {
-  fiber_->sched->external_holds.fetch_sub(1, std::memory_order_seq_cst);
+void expect_outside_wake(Waiter& w) {
+  if (!w.fiber) throw UsageError("weft: expect_outside_wake called outside a fiber");
+  w.outside = true;
+  w.fiber->sched->outside_jobs.fetch_add(1, std::memory_order_seq_cst);
 }
 
 void wake(Waiter& w, WakeReason reason) noexcept {
@@ -874,8 +915,10 @@ void wake(Waiter& w, WakeReason reason) noexcept {
       // From outside: the woken fiber may finish the program before inject()
       // returns; run() waits for `outside_wakes` to drain before tearing down.
       detail::Scheduler* s = f->sched;
+      const bool outside_job = w.outside;  // `w` may be gone once f runs
       s->outside_wakes.fetch_add(1, std::memory_order_seq_cst);
       s->inject(f);
+      if (outside_job) s->outside_jobs.fetch_sub(1, std::memory_order_seq_cst);
       s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
     }
   } else {

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -15,9 +16,11 @@ constexpr int kMadvGuardInstall = 102;  // MADV_GUARD_INSTALL, Linux 6.13; not i
 constexpr size_t kSlabBytes = 16u << 20;
 
 void install_guard(char* p, size_t n) {
-  static bool guard_markers = true;  // first refusal switches to mprotect for good
-  if (guard_markers && madvise(p, n, kMadvGuardInstall) == 0) return;
-  guard_markers = false;
+  static std::atomic<bool> guard_markers{true};  // first refusal switches to mprotect for good
+  if (guard_markers.load(std::memory_order_relaxed) && madvise(p, n, kMadvGuardInstall) == 0) {
+    return;
+  }
+  guard_markers.store(false, std::memory_order_relaxed);
   if (mprotect(p, n, PROT_NONE) != 0) {
     std::fprintf(stderr, "weft: cannot protect a fiber stack guard: %s\n", std::strerror(errno));
     throw std::bad_alloc();

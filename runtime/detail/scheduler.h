@@ -52,6 +52,8 @@ class Worker {
   // next, here); from the scheduler context to the local queue.
   void make_ready(Fiber* f);
   void push_local(Fiber* f);
+  // Any thread: ends this worker's sleep, now or at its next attempt.
+  void unpark();
 
   Scheduler* sched;
   const int index;
@@ -72,8 +74,6 @@ class Worker {
   uint32_t rng;
   std::thread thread;
   void* altstack = nullptr;
-  const void* thread_stack_lo = nullptr;
-  size_t thread_stack_size = 0;
 
  private:
   void jump(Fiber* next, PostSwitch p);
@@ -81,7 +81,6 @@ class Worker {
   Fiber* find_runnable();
   Fiber* steal(bool take_runnext);
   void sleep(Deadline deadline);
-  void unpark();
   void check_deadlock();
   friend class Scheduler;
 };
@@ -92,7 +91,6 @@ class Scheduler {
   ~Scheduler();
 
   Fiber* create(size_t box_size, size_t box_align, const SpawnOptions& so);
-  void start(Fiber* f);      // first make-ready of a created fiber
   void inject(Fiber* f);     // from a thread that is not one of our workers
   void wakep();              // wake an idle worker if work may be waiting
   void stop();
@@ -123,6 +121,7 @@ class Scheduler {
   std::atomic<int64_t> live{0};
   std::atomic<int> external_holds{0};
   std::atomic<int> outside_wakes{0};  // wake() calls from other threads still inside us
+  std::atomic<int> outside_jobs{0};   // waiters marked by expect_outside_wake, not yet woken
   std::atomic<uint64_t> next_id{1};
   Fiber* main = nullptr;
   Registry outside_registry;  // fibers spawned from outside any worker
