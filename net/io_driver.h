@@ -13,6 +13,40 @@
 // Every call: fibers only; `deadline` kNoDeadline means none; on failure a
 // Result carrying errno (ETIMEDOUT at the deadline, ECANCELED if the socket
 // was closed by another fiber). Byte counts may be partial except where said.
+//
+//   IoDriver* io = current_driver();                 // this worker's driver
+//   Result<size_t> n = io->recv(sock, buf, sizeof buf, Clock::now() + 5s);
+//
+// # Design: one driver per worker, not one shared poller
+//
+// The choice (GHC's multicore I/O manager, MIO): each worker has its own
+// epoll instance, poll/select watch list or io_uring ring. A fiber waits on
+// the driver of the worker it runs on; that worker's poll() reports the event
+// and makes the fiber runnable in *its own* run queue, so the wake-up needs
+// no cross-thread handoff and the woken fiber resumes where its socket's
+// state is cache-warm. Idle workers are woken through the scheduler's idle
+// protocol and steal from that queue when one worker gets more than it can
+// run. One shared poller would need a lock or a single polling thread that
+// hands every event to another thread (a futex wake, ~1 us here, per event);
+// per-worker instances need neither, and io_uring's SINGLE_ISSUER and
+// DEFER_TASKRUN, which save the kernel work per operation, require a ring
+// per submitting thread anyway. A shared poller was not built to compare;
+// what was measured is in bench/RESULTS.md.
+//
+// Migration: a readiness descriptor belongs to the driver where a fiber first
+// waited on it (its home, readiness.h); a fiber that later runs elsewhere
+// still parks on the home's state and interrupts the home, whose next poll
+// includes it. An io_uring operation belongs to the ring it was submitted to,
+// and its completion wakes the fiber wherever it will run next.
+//
+// Interruption: a worker asleep in epoll_wait / poll / select / io_uring_enter
+// is woken by interrupt(), a write to an eventfd that is part of every wait
+// (a read SQE kept armed, for io_uring). The scheduler calls it when work is
+// handed to an idle worker (EventSource in runtime/).
+//
+// The cost: a worker busy running one long CPU-bound fiber polls its driver
+// only between fibers (every 61 switches at least), so I/O homed there waits
+// meanwhile; handlers are expected to block, not to compute for long.
 #pragma once
 
 #include <sys/socket.h>
