@@ -74,6 +74,7 @@ Result<void> TcpStream::write(const void* buf, size_t len, Deadline d) {
 Result<void> TcpStream::writev(const iovec* iov, int iovcnt, Deadline d) {
   IoDriver& io = driver("TcpStream::writev");
   if (!sock_) return Result<void>::failure(EBADF);
+  if (iovcnt < 0) return Result<void>::failure(EINVAL);
   // Partial writes advance through a private copy of the vector.
   iovec small[16];
   std::vector<iovec> big;

@@ -21,7 +21,8 @@ class Mutex {
   void lock();
   // Takes the mutex if free; never parks. Any thread.
   bool try_lock();
-  // Releases the mutex, handing it to the first waiter. Caller must own it.
+  // Releases the mutex, handing it to the first waiter. Throws UsageError if
+  // the mutex is not locked.
   void unlock();
 
  private:

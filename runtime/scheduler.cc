@@ -830,6 +830,7 @@ void release_fiber(Fiber* f) { f->sched->release(f); }
 void join_wait(Fiber* f) {
   Waiter w;
   w.bind_current("JoinHandle::join");
+  if (w.fiber == f) throw UsageError("weft: JoinHandle::join: a fiber cannot join itself");
   f->join_lock.lock();
   if (f->done) {
     f->join_lock.unlock();

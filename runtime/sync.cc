@@ -32,6 +32,10 @@ bool Mutex::try_lock() {
 
 void Mutex::unlock() {
   mu_.lock();
+  if (!locked_) {
+    mu_.unlock();
+    throw UsageError("weft: Mutex::unlock called on a mutex that is not locked");
+  }
   Waiter* next = waiters_.pop_claimed();
   if (!next) locked_ = false;
   mu_.unlock();
@@ -127,6 +131,7 @@ bool Semaphore::try_acquire() {
 }
 
 void Semaphore::release(int64_t n) {
+  if (n < 0) throw UsageError("weft: Semaphore::release called with a negative count");
   Waiter* woken = nullptr;  // claimed and unlinked, chained through `next`
   mu_.lock();
   count_ += n;

@@ -154,3 +154,20 @@ TEST_CASE("a semaphore acquire with a deadline gives up and leaves the count int
     CHECK_FALSE(sem.try_acquire());
   });
 }
+
+TEST_CASE("misusing a mutex, a semaphore or a join is a usage error naming the call") {
+  for_each_worker_count([](int) {
+    Mutex mu;
+    CHECK_THROWS_WITH_AS(mu.unlock(), doctest::Contains("Mutex::unlock"), UsageError);
+    Semaphore sem(1);
+    CHECK_THROWS_WITH_AS(sem.release(-1), doctest::Contains("Semaphore::release"), UsageError);
+    Channel<JoinHandle<void>*> self;
+    auto h = spawn([&] {
+      JoinHandle<void>* me = *self.recv();
+      CHECK_THROWS_WITH_AS(me->join(), doctest::Contains("cannot join itself"), UsageError);
+    });
+    self.send(&h);
+    // The fiber's own attempt failed; joining it from here works.
+    h.join();
+  });
+}
