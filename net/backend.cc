@@ -78,8 +78,11 @@ void use_backend(runtime::Options& options, Backend b) {
   }
 }
 
+const char IoDriver::kKind = 0;
+
 IoDriver* current_driver() noexcept {
-  return dynamic_cast<IoDriver*>(runtime::current_event_source());
+  runtime::EventSource* es = runtime::current_event_source();
+  return es && es->kind == &IoDriver::kKind ? static_cast<IoDriver*>(es) : nullptr;
 }
 
 std::string error_message(int code) {

@@ -68,6 +68,8 @@ using runtime::kNoDeadline;
 
 class IoDriver : public runtime::EventSource {
  public:
+  IoDriver() { kind = &kKind; }
+  static const char kKind;  // EventSource::kind of every IoDriver
   virtual Backend backend() const noexcept = 0;
 
   // At least one byte, or 0 at end of stream.

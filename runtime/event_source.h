@@ -35,6 +35,10 @@ class EventSource {
   // Number of fibers parked on this source; zero lets the runtime conclude,
   // with everything else asleep, that nothing can ever wake them (deadlock).
   virtual size_t waiters() const = 0;
+
+  // Set by an implementation that wants to recognise its own sources cheaply
+  // (a tag compare instead of a dynamic_cast on every I/O call).
+  const void* kind = nullptr;
 };
 
 // The event source of the worker running the calling fiber, or null outside

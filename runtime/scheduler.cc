@@ -115,6 +115,7 @@ thread_local Worker* tl_worker = nullptr;
 constexpr size_t kGuardSize = 64 * 1024;
 constexpr size_t kAltStackSize = 64 * 1024;
 constexpr uint32_t kFairnessTick = 61;
+constexpr auto kSpinBudget = std::chrono::microseconds(50);
 
 size_t page_size() {
   static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -491,7 +492,16 @@ Fiber* Worker::find_runnable() {
         sched->nspinning.fetch_add(1, std::memory_order_seq_cst);
       }
       if (spinning) {
-        for (int round = 0; round < 4 && !f; ++round) f = steal(round == 3);
+        // Keep looking for a short while before going to sleep: work often
+        // follows work, and a wake-up through the futex costs ~1 us of the
+        // waker's time, more than this spin costs an otherwise idle core.
+        const auto spin_until = Clock::now() + kSpinBudget;
+        for (int round = 0; !f; ++round) {
+          f = steal(round % 4 == 3);
+          if (f || round % 4 != 3) continue;
+          if (sched->global_size.load(std::memory_order_relaxed)) f = sched->global_pop(this);
+          if (f || Clock::now() >= spin_until) break;
+        }
       }
     }
     if (f) {
