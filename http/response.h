@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,16 +35,28 @@ class Response {
   void set_header(std::string_view name, std::string_view value);
   // Adds a field, keeping others of the same name (e.g. Set-Cookie).
   void add_header(std::string_view name, std::string_view value);
+  // Header lines prepared in advance ("Name: value\r\n" each), sent verbatim
+  // after the server's own; the bytes must outlive the handler's return (a
+  // file cache keeps them). Cheetah's precomputed headers.
+  void set_raw_headers(std::string_view lines) noexcept { raw_headers_ = lines; }
 
   void set_body(std::string body) { body_ = std::move(body); }
+  // A body owned elsewhere (a file cache's bytes), sent without a copy into
+  // the response; `owner` keeps it alive until it is written.
+  void set_body_view(std::string_view bytes, std::shared_ptr<const void> owner = {}) noexcept {
+    body_view_ = bytes;
+    body_owner_ = std::move(owner);
+  }
   // Status, body and a Content-Type (text/plain; charset=utf-8 unless set).
   void send(int status, std::string body);
-  // The body is `len` bytes of `fd` from `offset`; the caller keeps `fd`
-  // open until the handler returns.
-  void set_file(int fd, off_t offset, size_t len) noexcept {
+  // The body is `len` bytes of `fd` from `offset`, sent with sendfile after
+  // the handler returns; `owner` (a file cache's entry) or else the caller
+  // keeps `fd` open until then.
+  void set_file(int fd, off_t offset, size_t len, std::shared_ptr<const void> owner = {}) noexcept {
     file_fd_ = fd;
     file_offset_ = offset;
     file_len_ = len;
+    body_owner_ = std::move(owner);
   }
 
   // Streams `data` to the client now (the head first, on the first call).
@@ -57,6 +70,9 @@ class Response {
   int status_ = 200;
   std::vector<std::pair<std::string, std::string>> headers_;
   std::string body_;
+  std::string_view raw_headers_;
+  std::string_view body_view_;
+  std::shared_ptr<const void> body_owner_;  // keeps body_view_ or file_fd_ valid
   int file_fd_ = -1;
   off_t file_offset_ = 0;
   size_t file_len_ = 0;

@@ -84,7 +84,8 @@ void append_number(std::string& out, uint64_t v) {
 constexpr size_t kInitialBuffer = 16 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kPipelineFlush = 64 * 1024;  // queued response bytes that force a write
-constexpr uint64_t kDrainLimit = 256 * 1024;  // unread body worth reading to keep the connection
+constexpr uint64_t kDrainLimit = 256 * 1024;
+constexpr size_t kCopyBodyMax = 16 * 1024;    // body views up to this are copied behind the head  // unread body worth reading to keep the connection
 
 }  // namespace
 
@@ -327,6 +328,8 @@ void Connection::append_head(const Response& res, bool close, bool head_only) {
     out_.append(value);
     out_.append("\r\n");
   }
+  out_.append(res.raw_headers_);
+  if (!has_type) has_type = res.raw_headers_.find("Content-Type:") != std::string_view::npos;
   const bool no_body = res.status_ < 200 || res.status_ == 204 || res.status_ == 304;
   if (res.chunked_) {
     out_.append("Transfer-Encoding: chunked\r\n");
@@ -336,10 +339,13 @@ void Connection::append_head(const Response& res, bool close, bool head_only) {
     out_.append("\r\n");
   } else if (!no_body && !res.head_sent_) {
     out_.append("Content-Length: ");
-    append_number(out_, res.file_fd_ >= 0 ? res.file_len_ : res.body_.size());
+    append_number(out_, res.file_fd_ >= 0        ? res.file_len_
+                        : !res.body_view_.empty() ? res.body_view_.size()
+                                                  : res.body_.size());
     out_.append("\r\n");
   }
-  if (!has_type && !no_body && !(res.body_.empty() && res.file_fd_ < 0 && !res.chunked_)) {
+  if (!has_type && !no_body &&
+      !(res.body_.empty() && res.body_view_.empty() && res.file_fd_ < 0 && !res.chunked_)) {
     out_.append("Content-Type: application/octet-stream\r\n");
   }
   if (close) {
@@ -476,6 +482,17 @@ bool Connection::handle(Request& req) {
          stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline()).ok();
     (void)stream_.set_cork(false);
     bytes_sent_ = ok ? res.file_len_ : 0;
+  } else if (!res.body_view_.empty()) {
+    bytes_sent_ = res.body_view_.size();
+    if (res.body_view_.size() <= kCopyBodyMax) {
+      out_.append(res.body_view_);  // small: may still join pipelined answers
+    } else {
+      // Head and body leave in one writev, without copying the body.
+      iovec iov[2] = {{out_.data(), out_.size()},
+                      {const_cast<char*>(res.body_view_.data()), res.body_view_.size()}};
+      ok = stream_.writev(iov, 2, write_deadline()).ok();
+      out_.clear();
+    }
   } else {
     out_.append(res.body_);
     bytes_sent_ = res.body_.size();

@@ -1,0 +1,91 @@
+// StaticFiles: a Handler that serves a directory tree the way nginx users
+// expect: GET and HEAD with validators (ETag, Last-Modified, the If-*
+// preconditions), byte ranges (multipart included), index files or an
+// autoindex listing, precompressed .br/.gz sidecars, custom error pages, and
+// a cache of open files with precomputed headers so a hot small file leaves
+// in one writev and a large one by sendfile.
+//
+//   StaticFiles files({.root = "/srv/www", .autoindex = true});
+//   if (net::Result<void> r = files.open(); !r) die("/srv/www: " + r.message());
+//   Server server(std::move(listener), files);   // copies share one cache
+//
+// Paths are percent-decoded once and normalized ("." and empty segments
+// dropped, ".." popped; climbing above the root is 400), then opened beneath
+// the root's descriptor with openat2: RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+// so neither ".." nor a symlink can leave the root even if the
+// normalization were wrong. With follow_symlinks, symlinks are followed
+// wherever they point (nginx's disable_symlinks off), and only the
+// normalization keeps ".." inside.
+//
+// Blocking: openat2 and stat have no non-blocking form and the I/O driver
+// cannot issue openat2, so they run on net::BlockingPool (the fiber parks,
+// the worker does not), only on a cache miss or a revalidation (once a
+// second per entry). File bytes are read with net::current_driver()->pread.
+// A cache hit makes no system call before the response is written.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "http/request.h"
+#include "http/response.h"
+#include "net/result.h"
+
+namespace weft::http {
+
+enum class CachePolicy { kLru, kLfu };
+
+struct StaticOptions {
+  std::string root;  // directory served
+  std::string index = "index.html";  // served for a directory request; "" for none
+  bool autoindex = false;            // list a directory without an index (else 403)
+  bool gzip_static = true;           // serve file.br / file.gz sidecars
+  bool follow_symlinks = false;
+  size_t cache_bytes = 64 << 20;  // file cache capacity
+  CachePolicy cache_policy = CachePolicy::kLru;
+  // Files up to this size are kept in memory and sent with one writev; larger
+  // ones keep a descriptor and go by sendfile. 64 KiB: measured on loopback,
+  // writev from memory beats sendfile up to about 64 KiB and loses beyond
+  // (see static_files.cc), and 1024 such files fill the default cache.
+  size_t small_file_max = 64 << 10;
+  // status -> file path (absolute, or relative to root) served with that status.
+  std::map<int, std::string> error_pages;
+};
+
+class StaticFiles {
+ public:
+  explicit StaticFiles(StaticOptions o);
+  ~StaticFiles();
+  // Copies share the root, the options and the cache (so a copy stored in a
+  // Handler and the original report the same stats()).
+  StaticFiles(const StaticFiles&) = default;
+  StaticFiles& operator=(const StaticFiles&) = default;
+
+  // Checks that root is a readable directory, opens it (O_PATH) and checks
+  // that the kernel has openat2; reads /etc/mime.types. Blocks the calling
+  // thread; call once, before serving. Errors: the errno of what failed
+  // (ENOTDIR, EACCES, ENOSYS, ...), EINVAL for an error page path climbing
+  // out of the root, EALREADY if already open.
+  net::Result<void> open();
+
+  // Answers one request; any fiber, concurrently. Before open(): 500.
+  void operator()(Request& req, Response& res);
+
+  struct Stats {
+    uint64_t hits;          // lookups answered from the cache
+    uint64_t misses;        // lookups that opened the file
+    uint64_t bytes_cached;  // the cache's accounted size (see FileCache)
+    uint64_t entries;       // files in the cache
+  };
+  // Any thread.
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace weft::http
