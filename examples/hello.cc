@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "examples/server_flags.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "net/backend.h"
@@ -18,26 +19,14 @@ using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
   CLI::App app{"weft hello: a small HTTP server written as straight-line handlers"};
-  std::string io;
-  int threads = 0;
-  int port = 8080;
-  std::string bind = "127.0.0.1";
-  app.add_option("--io", io, "I/O backend: select, poll, epoll, io_uring (default: $WEFT_IO, else io_uring if available, else epoll)")
-      ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}));
-  app.add_option("--threads", threads, "worker threads (default: $WEFT_THREADS, else one per core)")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--port", port, "TCP port")->check(CLI::Range(0, 65535))->capture_default_str();
-  app.add_option("--bind", bind, "address to listen on (IPv4 or IPv6)")->capture_default_str();
+  examples::ServerFlags flags{.port = 8080};
+  examples::add_server_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  auto addr = net::SocketAddress::parse(bind, static_cast<uint16_t>(port));
-  if (!addr) {
-    std::fprintf(stderr, "hello: --bind=%s is not a numeric IPv4 or IPv6 address\n", bind.c_str());
-    return 2;
-  }
+  const net::SocketAddress addr = flags.address("hello");
 
   http::Router r;
   r.get("/", [](http::Request&, http::Response& res) { res.send(200, "Hello, world!\n"); });
@@ -51,15 +40,13 @@ int main(int argc, char** argv) {
   });
 
   try {
-    runtime::Options o;
-    o.workers = threads;
-    net::Backend backend = net::backend_from_flag(io);
-    net::use_backend(o, backend);
+    net::Backend backend;
+    runtime::Options o = flags.runtime_options(&backend);
     runtime::Runtime rt(o);
     return rt.run([&] {
-      auto l = net::TcpListener::bind(*addr);
+      auto l = net::TcpListener::bind(addr);
       if (!l) {
-        std::fprintf(stderr, "hello: cannot listen on %s: %s\n", addr->to_string().c_str(),
+        std::fprintf(stderr, "hello: cannot listen on %s: %s\n", addr.to_string().c_str(),
                      l.message().c_str());
         return 1;
       }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "examples/server_flags.h"
 #include "http/server.h"
 #include "http/static_files.h"
 #include "logging/logger.h"
@@ -38,10 +39,7 @@ namespace {
 
 struct Flags {
   std::string root;
-  std::string bind = "127.0.0.1";
-  int port = 8080;
-  std::string io;
-  int threads = 0;
+  examples::ServerFlags server{.port = 8080};
   std::string access_log = "-";
   std::string error_log = "-";
   std::string log_level = "info";
@@ -192,12 +190,7 @@ int main(int argc, char** argv) {
   Flags f;
   CLI::App app{"weftd: a static file server on weft fibers"};
   app.add_option("--root", f.root, "directory to serve (default: the bundled www/)");
-  app.add_option("--bind", f.bind, "address to listen on (IPv4 or IPv6)")->capture_default_str();
-  app.add_option("--port", f.port, "TCP port")->check(CLI::Range(0, 65535))->capture_default_str();
-  app.add_option("--io", f.io, "I/O backend: select, poll, epoll, io_uring (default: $WEFT_IO, else io_uring if available, else epoll)")
-      ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}));
-  app.add_option("--threads", f.threads, "worker threads (default: $WEFT_THREADS, else one per core)")
-      ->check(CLI::Range(1, 1024));
+  examples::add_server_flags(app, f.server);
   app.add_option("--access-log", f.access_log, "access log: FILE, - (stdout) or off")->capture_default_str();
   app.add_option("--error-log", f.error_log, "error log: FILE or - (stderr)")->capture_default_str();
   app.add_option("--log-level", f.log_level, "error-log level")
@@ -236,8 +229,7 @@ int main(int argc, char** argv) {
   f.root = f.root.empty() ? default_root() : user_path(f.root);
   f.access_log = user_path(f.access_log);
   f.error_log = user_path(f.error_log);
-  auto addr = net::SocketAddress::parse(f.bind, static_cast<uint16_t>(f.port));
-  if (!addr) die("--bind=" + f.bind + " is not a numeric IPv4 or IPv6 address");
+  const net::SocketAddress addr = f.server.address("weftd");
   for (double t : {f.header_timeout, f.keepalive_timeout, f.body_timeout, f.write_timeout}) {
     if (!(t > 0 && t < 86400)) die("timeouts are seconds between 0 and 86400");
   }
@@ -245,10 +237,8 @@ int main(int argc, char** argv) {
   Sites sites(f);
   net::Backend backend;
   runtime::Options ro;
-  ro.workers = f.threads;
   try {
-    backend = net::backend_from_flag(f.io);
-    net::use_backend(ro, backend);
+    ro = f.server.runtime_options(&backend);
   } catch (const std::exception& e) {
     die(e.what());
   }
@@ -293,8 +283,8 @@ int main(int argc, char** argv) {
     log.install_as_report_sink();
     sites.open();
 
-    auto l = net::TcpListener::bind(*addr);
-    if (!l) die("cannot listen on " + addr->to_string() + ": " + l.message());
+    auto l = net::TcpListener::bind(addr);
+    if (!l) die("cannot listen on " + addr.to_string() + ": " + l.message());
     http::ServerOptions so;
     so.max_connections = f.max_connections;
     so.header_timeout = seconds(f.header_timeout);

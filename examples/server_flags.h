@@ -1,0 +1,61 @@
+// The flags every weft server program shares (--io, --threads, --port,
+// --bind), declared once so they read and fail the same everywhere.
+//
+//   ServerFlags f{.port = 7007};
+//   CLI::App app{"..."};
+//   add_server_flags(app, f);
+//   CLI11_PARSE-style parsing, then:
+//   auto addr = f.address("echo");          // exits 2 with a message if malformed
+//   runtime::Options o = f.runtime_options(&backend);   // throws BackendError
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "net/address.h"
+#include "net/backend.h"
+#include "runtime/runtime.h"
+
+namespace weft::examples {
+
+struct ServerFlags {
+  std::string io;
+  int threads = 0;
+  int port = 8080;
+  std::string bind = "127.0.0.1";
+
+  // The listening address; a malformed --bind ends the program with status 2.
+  net::SocketAddress address(const char* program) const {
+    auto a = net::SocketAddress::parse(bind, static_cast<uint16_t>(port));
+    if (!a) {
+      std::fprintf(stderr, "%s: --bind=%s is not a numeric IPv4 or IPv6 address\n", program,
+                   bind.c_str());
+      std::exit(2);
+    }
+    return *a;
+  }
+
+  // Runtime options with the chosen backend installed; throws BackendError.
+  runtime::Options runtime_options(net::Backend* chosen) const {
+    runtime::Options o;
+    o.workers = threads;
+    *chosen = net::backend_from_flag(io);
+    net::use_backend(o, *chosen);
+    return o;
+  }
+};
+
+inline void add_server_flags(CLI::App& app, ServerFlags& f) {
+  app.add_option("--io", f.io,
+                 "I/O backend: select, poll, epoll, io_uring (default: $WEFT_IO, else io_uring "
+                 "if available, else epoll)")
+      ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}));
+  app.add_option("--threads", f.threads, "worker threads (default: $WEFT_THREADS, else one per core)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--port", f.port, "TCP port")->check(CLI::Range(0, 65535))->capture_default_str();
+  app.add_option("--bind", f.bind, "address to listen on (IPv4 or IPv6)")->capture_default_str();
+}
+
+}  // namespace weft::examples
