@@ -3,7 +3,6 @@
 //
 //   bazel run //examples:echo -- --io=epoll --threads=2 --port=7007
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 

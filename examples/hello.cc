@@ -4,7 +4,6 @@
 //
 //   bazel run //examples:hello -- --io=io_uring --threads=2 --port=8080
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 

@@ -52,7 +52,8 @@ inline void add_server_flags(CLI::App& app, ServerFlags& f) {
                  "I/O backend: select, poll, epoll, io_uring (default: $WEFT_IO, else io_uring "
                  "if available, else epoll)")
       ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}));
-  app.add_option("--threads", f.threads, "worker threads (default: $WEFT_THREADS, else one per core)")
+  app.add_option("--threads", f.threads,
+                 "worker threads (default: $WEFT_THREADS, else one per core)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--port", f.port, "TCP port")->check(CLI::Range(0, 65535))->capture_default_str();
   app.add_option("--bind", f.bind, "address to listen on (IPv4 or IPv6)")->capture_default_str();

@@ -106,7 +106,8 @@ http::StaticOptions static_options(const Flags& f, const std::string& root) {
   for (const std::string& e : f.error_pages) {
     auto eq = e.find('=');
     int code = eq == std::string::npos ? 0 : std::atoi(e.substr(0, eq).c_str());
-    if (code < 300 || code > 599) die("--error-page wants CODE=FILE with CODE 300-599, got '" + e + "'");
+    if (code < 300 || code > 599)
+      die("--error-page wants CODE=FILE with CODE 300-599, got '" + e + "'");
     o.error_pages[code] = user_path(e.substr(eq + 1));
   }
   return o;
@@ -139,10 +140,9 @@ class Sites {
 
   http::StaticFiles& for_host(std::string_view host) {
     if (by_host_.empty()) return *default_;
-    std::string h = lower(std::string(host.substr(0, host.rfind(':') == std::string_view::npos ||
-                                                           host.back() == ']'
-                                                       ? host.size()
-                                                       : host.rfind(':'))));
+    std::string h = lower(std::string(host.substr(
+        0, host.rfind(':') == std::string_view::npos || host.back() == ']' ? host.size()
+                                                                           : host.rfind(':'))));
     auto it = by_host_.find(h);
     return it == by_host_.end() ? *default_ : *it->second;
   }
@@ -191,8 +191,10 @@ int main(int argc, char** argv) {
   CLI::App app{"weftd: a static file server on weft fibers"};
   app.add_option("--root", f.root, "directory to serve (default: the bundled www/)");
   examples::add_server_flags(app, f.server);
-  app.add_option("--access-log", f.access_log, "access log: FILE, - (stdout) or off")->capture_default_str();
-  app.add_option("--error-log", f.error_log, "error log: FILE or - (stderr)")->capture_default_str();
+  app.add_option("--access-log", f.access_log, "access log: FILE, - (stdout) or off")
+      ->capture_default_str();
+  app.add_option("--error-log", f.error_log, "error log: FILE or - (stderr)")
+      ->capture_default_str();
   app.add_option("--log-level", f.log_level, "error-log level")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
       ->capture_default_str();
@@ -212,14 +214,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--vhost", f.vhosts, "serve DIR for Host HOST (repeatable): HOST=DIR");
   app.add_option("--error-page", f.error_pages, "page for a status (repeatable): CODE=FILE");
-  app.add_flag("--follow-symlinks", f.follow_symlinks, "follow symlinks that lead outside the root");
+  app.add_flag("--follow-symlinks", f.follow_symlinks,
+               "follow symlinks that lead outside the root");
   app.add_option("--max-connections", f.max_connections, "connections served at once")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  app.add_option("--header-timeout", f.header_timeout, "seconds for a whole request head")->capture_default_str();
-  app.add_option("--keepalive-timeout", f.keepalive_timeout, "seconds an idle connection is kept")->capture_default_str();
-  app.add_option("--body-timeout", f.body_timeout, "seconds per request body read")->capture_default_str();
-  app.add_option("--write-timeout", f.write_timeout, "seconds per response write")->capture_default_str();
+  app.add_option("--header-timeout", f.header_timeout, "seconds for a whole request head")
+      ->capture_default_str();
+  app.add_option("--keepalive-timeout", f.keepalive_timeout, "seconds an idle connection is kept")
+      ->capture_default_str();
+  app.add_option("--body-timeout", f.body_timeout, "seconds per request body read")
+      ->capture_default_str();
+  app.add_option("--write-timeout", f.write_timeout, "seconds per response write")
+      ->capture_default_str();
   app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
   try {
     app.parse(argc, argv);
@@ -274,8 +281,8 @@ int main(int argc, char** argv) {
     lo.format = f.log_format == "json"     ? logging::AccessFormat::kJson
                 : f.log_format == "common" ? logging::AccessFormat::kCommon
                                            : logging::AccessFormat::kCombined;
-    lo.level = f.log_level == "error" ? runtime::Severity::kError
-               : f.log_level == "warn" ? runtime::Severity::kWarn
+    lo.level = f.log_level == "error"   ? runtime::Severity::kError
+               : f.log_level == "warn"  ? runtime::Severity::kWarn
                : f.log_level == "debug" ? runtime::Severity::kDebug
                                         : runtime::Severity::kInfo;
     logging::Logger log(lo);
@@ -305,10 +312,10 @@ int main(int argc, char** argv) {
           sites.for_host(req.host())(req, res);
         },
         so);
-    log.error(runtime::Severity::kInfo,
-              "weftd serving " + f.root + " on http://" + server->local_address().to_string() +
-                  "/ (io=" + net::backend_name(backend) + ", threads=" +
-                  std::to_string(rt->workers()) + ")");
+    log.error(runtime::Severity::kInfo, "weftd serving " + f.root + " on http://" +
+                                            server->local_address().to_string() +
+                                            "/ (io=" + net::backend_name(backend) +
+                                            ", threads=" + std::to_string(rt->workers()) + ")");
 
     auto signal_fiber = runtime::spawn(
         [&] {
@@ -319,8 +326,8 @@ int main(int argc, char** argv) {
             } else if (*sig == SIGQUIT) {
               log.error(runtime::Severity::kInfo, "SIGQUIT: fiber dump\n" + runtime::fiber_dump());
             } else {
-              log.error(runtime::Severity::kInfo, std::string(strsignal(*sig)) +
-                                                      ": finishing requests in flight");
+              log.error(runtime::Severity::kInfo,
+                        std::string(strsignal(*sig)) + ": finishing requests in flight");
               server->shutdown(runtime::Clock::now() + 10s);
             }
           }

@@ -8,8 +8,8 @@
 //   Router r;
 //   r.get("/", hello);
 //   r.post("/echo", echo_body);
-//   r.get("/users/{id}", [](Request& req, Response& res) { res.send(200, std::string(req.param("id"))); });
-//   Server server(std::move(listener), r);
+//   r.get("/users/{id}", [](Request& req, Response& res) { res.send(200,
+//   std::string(req.param("id"))); }); Server server(std::move(listener), r);
 #pragma once
 
 #include <string>
@@ -27,9 +27,13 @@ class Router {
   // Registers `h` for `method` and `pattern`; later duplicates are ignored.
   Router& handle(std::string_view method, std::string_view pattern, Handler h);
   Router& get(std::string_view pattern, Handler h) { return handle("GET", pattern, std::move(h)); }
-  Router& post(std::string_view pattern, Handler h) { return handle("POST", pattern, std::move(h)); }
+  Router& post(std::string_view pattern, Handler h) {
+    return handle("POST", pattern, std::move(h));
+  }
   Router& put(std::string_view pattern, Handler h) { return handle("PUT", pattern, std::move(h)); }
-  Router& del(std::string_view pattern, Handler h) { return handle("DELETE", pattern, std::move(h)); }
+  Router& del(std::string_view pattern, Handler h) {
+    return handle("DELETE", pattern, std::move(h));
+  }
 
   // Dispatches; usable wherever a Handler is.
   void operator()(Request& req, Response& res) const;

@@ -69,7 +69,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // Fields the server writes itself; a handler's copies are dropped.
 bool server_owned(std::string_view name) {
-  for (std::string_view s : {"date", "server", "connection", "content-length", "transfer-encoding"}) {
+  for (std::string_view s :
+       {"date", "server", "connection", "content-length", "transfer-encoding"}) {
     if (iequals(name, s)) return true;
   }
   return false;
@@ -85,7 +86,8 @@ constexpr size_t kInitialBuffer = 16 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kPipelineFlush = 64 * 1024;  // queued response bytes that force a write
 constexpr uint64_t kDrainLimit = 256 * 1024;
-constexpr size_t kCopyBodyMax = 16 * 1024;    // body views up to this are copied behind the head  // unread body worth reading to keep the connection
+constexpr size_t kCopyBodyMax = 16 * 1024;  // body views up to this are copied behind the head  //
+                                            // unread body worth reading to keep the connection
 
 }  // namespace
 
@@ -95,7 +97,9 @@ class Connection;
 
 struct Server::Impl {
   Impl(net::TcpListener l, Handler h, ServerOptions o)
-      : listener(std::move(l)), handler(std::move(h)), options(std::move(o)),
+      : listener(std::move(l)),
+        handler(std::move(h)),
+        options(std::move(o)),
         slots(static_cast<int64_t>(options.max_connections)) {}
 
   net::TcpListener listener;
@@ -117,7 +121,10 @@ namespace detail {
 class Connection {
  public:
   Connection(Server::Impl& srv, net::TcpStream s, net::SocketAddress peer)
-      : srv_(srv), stream_(std::move(s)), peer_(peer), in_(kInitialBuffer),
+      : srv_(srv),
+        stream_(std::move(s)),
+        peer_(peer),
+        in_(kInitialBuffer),
         fields_(srv.options.limits.fields) {}
 
   void run();
@@ -161,12 +168,12 @@ class Connection {
 
   // The body of the request being handled.
   BodyKind body_kind_ = BodyKind::kNone;
-  uint64_t body_left_ = 0;   // kLength: bytes still to come
-  uint64_t body_read_ = 0;   // bytes given to the handler
+  uint64_t body_left_ = 0;  // kLength: bytes still to come
+  uint64_t body_read_ = 0;  // bytes given to the handler
   ChunkedDecoder chunked_;
   std::string_view pending_;  // decoded chunk data not yet handed out (in in_, below begin_)
   bool body_done_ = true;
-  int body_error_ = 0;       // status to answer if the body went wrong (413, 400)
+  int body_error_ = 0;  // status to answer if the body went wrong (413, 400)
   bool expect_continue_ = false;
   bool version_10_ = false;
   bool head_request_ = false;
@@ -339,7 +346,7 @@ void Connection::append_head(const Response& res, bool close, bool head_only) {
     out_.append("\r\n");
   } else if (!no_body && !res.head_sent_) {
     out_.append("Content-Length: ");
-    append_number(out_, res.file_fd_ >= 0        ? res.file_len_
+    append_number(out_, res.file_fd_ >= 0         ? res.file_len_
                         : !res.body_view_.empty() ? res.body_view_.size()
                                                   : res.body_.size());
     out_.append("\r\n");
@@ -382,9 +389,9 @@ void Connection::log_access(const RequestHead* head, int status) {
     if (const Header* h = find_header(*head, "referer")) referer = h->value;
     if (const Header* h = find_header(*head, "user-agent")) agent = h->value;
   }
-  logging::AccessRecord r = logging::AccessRecord::make(
-      req_time_, peer_.host(), head ? head->method : std::string_view(),
-      head ? head->target : std::string_view(), referer, agent);
+  logging::AccessRecord r =
+      logging::AccessRecord::make(req_time_, peer_.host(), head ? head->method : std::string_view(),
+                                  head ? head->target : std::string_view(), referer, agent);
   r.status = status;
   r.bytes = bytes_sent_;
   r.version_minor = head ? head->version_minor : -1;
@@ -440,7 +447,8 @@ bool Connection::handle(Request& req) {
     srv_.handler(req, res);
   } catch (const std::exception& e) {
     runtime::report(runtime::Severity::kError, "handler for " + std::string(req.method()) + " " +
-                                                   std::string(req.target()) + " threw: " + e.what());
+                                                   std::string(req.target()) +
+                                                   " threw: " + e.what());
     if (res.head_sent_) return false;
     res = Response();
     res.status_ = 500;
@@ -525,8 +533,8 @@ void Connection::run() {
       if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return;
       const bool waiting_first_byte = end_ == 0;
       idle_.store(waiting_first_byte, std::memory_order_release);
-      Result<size_t> n =
-          fill(waiting_first_byte ? Clock::now() + srv_.options.keepalive_timeout : header_deadline);
+      Result<size_t> n = fill(waiting_first_byte ? Clock::now() + srv_.options.keepalive_timeout
+                                                 : header_deadline);
       idle_.store(false, std::memory_order_release);
       if (!n) {
         if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
@@ -712,42 +720,78 @@ Result<void> Response::write(std::string_view data) {
 
 const char* reason_phrase(int status) noexcept {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 

@@ -41,7 +41,7 @@ struct ServerOptions {
   std::chrono::milliseconds keepalive_timeout{15000};
   std::chrono::milliseconds body_timeout{30000};   // per body read
   std::chrono::milliseconds write_timeout{30000};  // per response write
-  size_t max_connections = 10000;  // beyond it, accepting waits
+  size_t max_connections = 10000;                  // beyond it, accepting waits
   std::string server_name = "weft";
   // Receives one access record per answered request (errors included); null: none.
   logging::Logger* logger = nullptr;

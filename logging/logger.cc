@@ -20,10 +20,14 @@ std::atomic<Logger*> g_report_logger{nullptr};
 
 const char* severity_name(Severity s) {
   switch (s) {
-    case Severity::kError: return "error";
-    case Severity::kWarn: return "warn";
-    case Severity::kInfo: return "info";
-    case Severity::kDebug: return "debug";
+    case Severity::kError:
+      return "error";
+    case Severity::kWarn:
+      return "warn";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kDebug:
+      return "debug";
   }
   return "?";
 }
@@ -204,9 +208,15 @@ void Logger::format_access(const AccessRecord& r) {
     append_uint(out, r.bytes);
     if (options_.format == AccessFormat::kCombined) {
       out += " \"";
-      if (r.referer().empty()) out += '-'; else append_escaped(out, r.referer());
+      if (r.referer().empty())
+        out += '-';
+      else
+        append_escaped(out, r.referer());
       out += "\" \"";
-      if (r.user_agent().empty()) out += '-'; else append_escaped(out, r.user_agent());
+      if (r.user_agent().empty())
+        out += '-';
+      else
+        append_escaped(out, r.user_agent());
       out += '"';
     }
     out += '\n';
@@ -230,7 +240,9 @@ void Logger::open_files() {
       if (access_fd_ > 2) ::close(access_fd_);
       access_fd_ = fd;
     } else {
-      Entry e{Entry::Kind::kError, Severity::kError, {},
+      Entry e{Entry::Kind::kError,
+              Severity::kError,
+              {},
               "cannot reopen access log " + options_.access_path + ": " + std::strerror(errno),
               std::chrono::system_clock::now()};
       format_error(e);
@@ -281,7 +293,9 @@ void Logger::flush(bool final) {
   // (and at the end), so a dead access log is noticed without flooding.
   const auto now = runtime::Clock::now();
   if (access_lost_ && (final || now - last_loss_report_ >= std::chrono::seconds(1))) {
-    Entry e{Entry::Kind::kError, Severity::kError, {},
+    Entry e{Entry::Kind::kError,
+            Severity::kError,
+            {},
             "access log: " + std::to_string(access_lost_) + " lines could not be written (" +
                 std::strerror(access_errno_) + ")",
             std::chrono::system_clock::now()};
@@ -294,7 +308,9 @@ void Logger::flush(bool final) {
   error_lines_ = 0;
   if (error_lost_ && error_lost_ == lost_before) {
     // The error log works again: say what it missed, in the next write.
-    Entry e{Entry::Kind::kError, Severity::kError, {},
+    Entry e{Entry::Kind::kError,
+            Severity::kError,
+            {},
             "error log: " + std::to_string(error_lost_) + " lines could not be written (" +
                 std::strerror(error_errno_) + ")",
             std::chrono::system_clock::now()};
@@ -321,13 +337,19 @@ void Logger::run() {
     int n = 0;
     while (st == runtime::ChannelStatus::kOk) {
       switch (e.kind) {
-        case Entry::Kind::kAccess: format_access(e.record); break;
-        case Entry::Kind::kError: format_error(e); break;
+        case Entry::Kind::kAccess:
+          format_access(e.record);
+          break;
+        case Entry::Kind::kError:
+          format_error(e);
+          break;
         case Entry::Kind::kReopen:
           flush(false);
           open_files();
           break;
-        case Entry::Kind::kStop: stopping = true; break;
+        case Entry::Kind::kStop:
+          stopping = true;
+          break;
       }
       if (access_buf_.size() >= kFlushBytes || error_buf_.size() >= kFlushBytes) flush(false);
       if (stopping || ++n == kBatch) break;

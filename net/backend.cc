@@ -13,10 +13,14 @@ namespace weft::net {
 
 const char* backend_name(Backend b) noexcept {
   switch (b) {
-    case Backend::kSelect: return "select";
-    case Backend::kPoll: return "poll";
-    case Backend::kEpoll: return "epoll";
-    case Backend::kIoUring: return "io_uring";
+    case Backend::kSelect:
+      return "select";
+    case Backend::kPoll:
+      return "poll";
+    case Backend::kEpoll:
+      return "epoll";
+    case Backend::kIoUring:
+      return "io_uring";
   }
   return "?";
 }
@@ -43,7 +47,8 @@ Backend backend_from_flag(std::string_view flag) {
       source = "WEFT_IO";
     }
   }
-  if (name.empty()) return backend_available(Backend::kIoUring) ? Backend::kIoUring : Backend::kEpoll;
+  if (name.empty())
+    return backend_available(Backend::kIoUring) ? Backend::kIoUring : Backend::kEpoll;
   std::optional<Backend> b = parse_backend(name);
   if (!b) {
     throw BackendError(std::string("weft: ") + source + "=" + std::string(name) +
@@ -52,8 +57,7 @@ Backend backend_from_flag(std::string_view flag) {
   std::string why;
   if (!backend_available(*b, &why)) {
     throw BackendError(std::string("weft: ") + source + "=" + std::string(name) +
-                       " cannot run here: " + why +
-                       "; accepted: select, poll, epoll, io_uring");
+                       " cannot run here: " + why + "; accepted: select, poll, epoll, io_uring");
   }
   return *b;
 }
@@ -87,12 +91,16 @@ IoDriver* current_driver() noexcept {
 
 std::string error_message(int code) {
   switch (code) {
-    case 0: return "success";
-    case ETIMEDOUT: return "deadline passed (ETIMEDOUT)";
-    case ECANCELED: return "socket closed by another fiber (ECANCELED)";
+    case 0:
+      return "success";
+    case ETIMEDOUT:
+      return "deadline passed (ETIMEDOUT)";
+    case ECANCELED:
+      return "socket closed by another fiber (ECANCELED)";
     case kErrFdSetSize:
       return "descriptor is at or above FD_SETSIZE, which the select backend cannot wait on";
-    default: return std::strerror(code);
+    default:
+      return std::strerror(code);
   }
 }
 

@@ -82,8 +82,7 @@ class IoDriver : public runtime::EventSource {
   virtual Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) = 0;
   // Sends up to `len` bytes of `file_fd` from `offset` without copying them
   // through user space.
-  virtual Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len,
-                                  Deadline d) = 0;
+  virtual Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) = 0;
 
   // Files: never stall the worker on a slow disk. An `offset` of -1 reads or
   // writes at the descriptor's position (pipes, terminals, O_APPEND logs).

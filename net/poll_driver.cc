@@ -9,8 +9,8 @@
 #include <poll.h>
 #include <sys/select.h>
 
-#include <string>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "net/readiness.h"
@@ -75,8 +75,8 @@ class PollDriver final : public ListDriver {
     fds_.clear();
     fds_.push_back({wake_fd(), POLLIN, 0});
     for (const Interest& i : interest_) {
-      fds_.push_back({i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)),
-                      0});
+      fds_.push_back(
+          {i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)), 0});
     }
     int n = ::poll(fds_.data(), fds_.size(), timeout_ms(d));
     if (n <= 0) return;
@@ -108,10 +108,10 @@ class SelectDriver final : public ListDriver {
  protected:
   Result<void> watch(FdState* st) override {
     if (st->fd >= FD_SETSIZE) {
-      runtime::report(runtime::Severity::kError,
-                      "select backend cannot wait on fd " + std::to_string(st->fd) +
-                          " (FD_SETSIZE is " + std::to_string(FD_SETSIZE) +
-                          "); use --io=poll, epoll or io_uring");
+      runtime::report(runtime::Severity::kError, "select backend cannot wait on fd " +
+                                                     std::to_string(st->fd) + " (FD_SETSIZE is " +
+                                                     std::to_string(FD_SETSIZE) +
+                                                     "); use --io=poll, epoll or io_uring");
       return Result<void>::failure(kErrFdSetSize);
     }
     return ListDriver::watch(st);

@@ -210,8 +210,8 @@ Result<int> ReadinessDriver::accept(Socket& s, sockaddr_storage* peer, Deadline 
   int accepted = -1;
   Result<size_t> r = retry(s, false, d, [&]() -> ssize_t {
     socklen_t len = sizeof *peer;
-    accepted = ::accept4(s.fd(), reinterpret_cast<sockaddr*>(peer), &len,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+    accepted =
+        ::accept4(s.fd(), reinterpret_cast<sockaddr*>(peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     return accepted;
   });
   if (!r) {
@@ -221,8 +221,7 @@ Result<int> ReadinessDriver::accept(Socket& s, sockaddr_storage* peer, Deadline 
   return static_cast<int>(*r);
 }
 
-Result<void> ReadinessDriver::connect(Socket& s, const sockaddr* addr, socklen_t len,
-                                      Deadline d) {
+Result<void> ReadinessDriver::connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) {
   Socket::Use use(s);
   if (!use) return Result<void>::failure(ECANCELED);
   int rc;

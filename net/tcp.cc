@@ -201,13 +201,13 @@ Result<TcpStream> TcpListener::accept(Deadline d, SocketAddress* peer) {
     // Out of descriptors: the pending connection stays in the backlog. Wait
     // (never spin), say so at most once a second, and try again.
     static std::atomic<int64_t> last_log{0};
-    const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              runtime::Clock::now().time_since_epoch())
-                              .count();
+    const int64_t now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(runtime::Clock::now().time_since_epoch())
+            .count();
     int64_t prev = last_log.load(std::memory_order_relaxed);
     if (now_s != prev && last_log.compare_exchange_strong(prev, now_s)) {
-      runtime::report(runtime::Severity::kError, "accept on " + local_address().to_string() +
-                                                     ": " + error_message(e) + "; backing off");
+      runtime::report(runtime::Severity::kError, "accept on " + local_address().to_string() + ": " +
+                                                     error_message(e) + "; backing off");
     }
     const auto wake = std::min(runtime::Clock::now() + backoff, d);
     runtime::this_fiber::sleep_until(wake);

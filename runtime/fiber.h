@@ -35,10 +35,10 @@ namespace detail {
 // (at fiber->box); `sched` null means the current fiber's runtime.
 Fiber* create_fiber(Scheduler* sched, size_t box_size, size_t box_align, const SpawnOptions& so,
                     const char* call);
-void start_fiber(Fiber* f);     // makes a created fiber runnable
-void release_fiber(Fiber* f);   // drops one reference
-void join_wait(Fiber* f);       // parks the calling fiber until f has returned
-void detach_fiber(Fiber* f);    // gives up the handle's claim on f's result
+void start_fiber(Fiber* f);    // makes a created fiber runnable
+void release_fiber(Fiber* f);  // drops one reference
+void join_wait(Fiber* f);      // parks the calling fiber until f has returned
+void detach_fiber(Fiber* f);   // gives up the handle's claim on f's result
 
 struct Unit {};
 

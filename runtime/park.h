@@ -63,8 +63,8 @@ struct Waiter {
   detail::ThreadParker* thread = nullptr;  // the parked OS thread, if any
   Waiter* prev = nullptr;                  // links in the object's WaitList
   Waiter* next = nullptr;
-  bool linked = false;  // in a WaitList; guarded by the object's lock
-  bool timed = false;   // has a deadline, so wakers must claim()
+  bool linked = false;   // in a WaitList; guarded by the object's lock
+  bool timed = false;    // has a deadline, so wakers must claim()
   bool outside = false;  // woken by a thread outside the runtime (expect_outside_wake)
   std::atomic<bool> claimed{false};
   WakeReason reason = WakeReason::kNone;  // written by the waker that claimed

@@ -8,11 +8,9 @@
 //   weft::runtime::Runtime rt({.workers = 4});
 //   int sum = rt.run([] {
 //     weft::runtime::Channel<int> ch;
-//     auto producer = weft::runtime::spawn([&] { for (int i = 1; i <= 3; ++i) ch.send(i); ch.close(); });
-//     int s = 0;
-//     while (auto v = ch.recv()) s += *v;
-//     producer.join();
-//     return s;  // 6
+//     auto producer = weft::runtime::spawn([&] { for (int i = 1; i <= 3; ++i) ch.send(i);
+//     ch.close(); }); int s = 0; while (auto v = ch.recv()) s += *v; producer.join(); return s;  //
+//     6
 //   });
 #pragma once
 
@@ -82,7 +80,6 @@ class Runtime {
 // Every live fiber of the running runtime: id, name, state and what it is
 // parked on, one per line. Any thread; empty when no runtime runs.
 std::string fiber_dump();
-
 
 template <class F>
 std::invoke_result_t<std::decay_t<F>&> Runtime::run(F&& main) {

@@ -143,8 +143,7 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, Deadline d) {
 }
 
 void futex_wake(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
-          0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 // Async-signal-safe formatting for the overflow message.
@@ -211,8 +210,8 @@ int workers_from_env() {
     int n = 0;
     auto r = std::from_chars(env, env + std::strlen(env), n);
     if (r.ec != std::errc() || *r.ptr != '\0' || n < 1 || n > 1024) {
-      throw std::invalid_argument(std::string("weft: WEFT_THREADS must be an integer from 1 to 1024, got '") +
-                                  env + "'");
+      throw std::invalid_argument(
+          std::string("weft: WEFT_THREADS must be an integer from 1 to 1024, got '") + env + "'");
     }
     return n;
   }
@@ -247,7 +246,10 @@ void registry_add(Registry* r, Fiber* f) {
 void registry_remove(Fiber* f) {
   Registry* r = f->registry;
   std::lock_guard<SpinLock> g(r->mu);
-  if (f->reg_prev) f->reg_prev->reg_next = f->reg_next; else r->head = f->reg_next;
+  if (f->reg_prev)
+    f->reg_prev->reg_next = f->reg_next;
+  else
+    r->head = f->reg_next;
   if (f->reg_next) f->reg_next->reg_prev = f->reg_prev;
   f->registry = nullptr;
 }
@@ -326,8 +328,8 @@ void Worker::run_loop() {
   }
   sanitizer_adopt_thread(&sched_fiber);
 
-  altstack = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
+  altstack =
+      mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   stack_t ss = {};
   stack_t old_ss = {};
   if (altstack != MAP_FAILED) {
@@ -604,8 +606,7 @@ void Worker::check_deadlock() {
 Scheduler::Scheduler(const Options& o)
     : opts(o),
       nworkers(o.workers > 0 ? o.workers : workers_from_env()),
-      default_stacks(round_up(std::max<size_t>(o.stack_size, 16 * 1024), page_size()),
-                     kGuardSize) {
+      default_stacks(round_up(std::max<size_t>(o.stack_size, 16 * 1024), page_size()), kGuardSize) {
   if (o.workers < 0 || o.workers > 1024) {
     throw std::invalid_argument("weft: Options::workers must be from 0 (automatic) to 1024");
   }
@@ -642,7 +643,10 @@ Fiber* Scheduler::global_pop(Worker* w) {
 void Scheduler::global_push(Fiber* head, Fiber* tail, uint32_t n) {
   std::lock_guard<std::mutex> g(global_mu);
   tail->next = nullptr;
-  if (global_tail) global_tail->next = head; else global_head = head;
+  if (global_tail)
+    global_tail->next = head;
+  else
+    global_head = head;
   global_tail = tail;
   global_size.fetch_add(n, std::memory_order_relaxed);
 }
@@ -774,10 +778,14 @@ void Scheduler::release(Fiber* f) {
 namespace {
 const char* state_name(FiberState s) {
   switch (s) {
-    case FiberState::kRunnable: return "runnable";
-    case FiberState::kRunning: return "running";
-    case FiberState::kParked: return "parked";
-    case FiberState::kDone: return "done";
+    case FiberState::kRunnable:
+      return "runnable";
+    case FiberState::kRunning:
+      return "running";
+    case FiberState::kParked:
+      return "parked";
+    case FiberState::kDone:
+      return "done";
   }
   return "?";
 }
@@ -907,7 +915,8 @@ namespace {
 
 void Waiter::bind_current(const char* call) {
   fiber = current_fiber();
-  if (!fiber) [[unlikely]] throw_outside_fiber(call);
+  if (!fiber) [[unlikely]]
+    throw_outside_fiber(call);
 }
 
 void expect_outside_wake(Waiter& w) {
@@ -960,7 +969,8 @@ void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const 
     w.thread->wait();
     return;
   }
-  park_then(w, deadline, what, obj, [](void* l) { static_cast<SpinLock*>(l)->unlock(); }, &lock);
+  park_then(
+      w, deadline, what, obj, [](void* l) { static_cast<SpinLock*>(l)->unlock(); }, &lock);
 }
 
 namespace this_fiber {
@@ -977,7 +987,8 @@ void sleep_until(Deadline d) {
   Waiter w;
   w.bind_current("this_fiber::sleep_until");
   if (d <= Clock::now()) return yield();
-  park_then(w, d, "sleep", nullptr, [](void*) {}, nullptr);
+  park_then(
+      w, d, "sleep", nullptr, [](void*) {}, nullptr);
 }
 
 uint64_t id() noexcept {

@@ -11,9 +11,9 @@
 //   }
 #pragma once
 
-#include <atomic>
-
 #include <sched.h>
+
+#include <atomic>
 
 namespace weft::runtime {
 

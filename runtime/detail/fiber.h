@@ -7,11 +7,10 @@
 #pragma once
 
 #include <atomic>
+#include <boost/context/detail/fcontext.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-
-#include <boost/context/detail/fcontext.hpp>
 
 #include "runtime/spin_lock.h"
 
@@ -56,10 +55,10 @@ struct Fiber {
   std::atomic<int> refs{1};
 
   SpinLock join_lock;
-  bool done = false;             // guarded by join_lock
-  Waiter* joiner = nullptr;      // guarded by join_lock
-  bool detached = false;         // guarded by join_lock
-  std::exception_ptr error;      // what escaped the closure, if anything
+  bool done = false;         // guarded by join_lock
+  Waiter* joiner = nullptr;  // guarded by join_lock
+  bool detached = false;     // guarded by join_lock
+  std::exception_ptr error;  // what escaped the closure, if anything
 
   Fiber* next = nullptr;  // link in the global run queue
 

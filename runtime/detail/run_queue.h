@@ -39,7 +39,10 @@ class RunQueue {
       Fiber* last = nullptr;
       for (uint32_t i = 0; i < k; ++i) {
         Fiber* f = slots_[(h + i) % kCapacity].load(std::memory_order_relaxed);
-        if (last) last->next = f; else first = f;
+        if (last)
+          last->next = f;
+        else
+          first = f;
         last = f;
       }
       if (head_.compare_exchange_strong(h, h + k, std::memory_order_acq_rel)) {

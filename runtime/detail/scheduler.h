@@ -91,10 +91,10 @@ class Scheduler {
   ~Scheduler();
 
   Fiber* create(size_t box_size, size_t box_align, const SpawnOptions& so);
-  void inject(Fiber* f);     // from a thread that is not one of our workers
-  void wakep();              // wake an idle worker if work may be waiting
+  void inject(Fiber* f);  // from a thread that is not one of our workers
+  void wakep();           // wake an idle worker if work may be waiting
   void stop();
-  void release(Fiber* f);    // drop one reference
+  void release(Fiber* f);  // drop one reference
   void run_main(Fiber* main);
   bool any_work() const;
   std::string dump() const;

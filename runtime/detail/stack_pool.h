@@ -51,7 +51,7 @@ class StackPool {
   const size_t stack_size_;
   const size_t guard_size_;
   std::mutex mu_;
-  std::vector<StackSpan> free_;                   // guarded by mu_
+  std::vector<StackSpan> free_;                  // guarded by mu_
   std::vector<std::pair<void*, size_t>> slabs_;  // guarded by mu_
 };
 

@@ -1,4 +1,6 @@
 // The HTTP server over real sockets, under every backend with 1 and 4 workers.
+#include "http/server.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -6,7 +8,6 @@
 #include <vector>
 
 #include "http/router.h"
-#include "http/server.h"
 #include "net/tcp_listener.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
@@ -33,7 +34,8 @@ struct TestServer {
 
   explicit TestServer(ServerOptions o = {}) {
     router.get("/", [](Request&, Response& res) { res.send(200, "Hello, world!\n"); });
-    router.get("/path", [](Request& req, Response& res) { res.send(200, std::string(req.target())); });
+    router.get("/path",
+               [](Request& req, Response& res) { res.send(200, std::string(req.target())); });
     router.post("/len", [](Request& req, Response& res) {
       auto b = req.body();
       if (!b) return;
@@ -118,8 +120,9 @@ TEST_CASE("a chunked request body is decoded for the handler") {
   for_each_backend([](net::Backend, int) {
     TestServer t;
     Client c = t.connect();
-    REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: ignored\r\n\r\n"));
+    REQUIRE(
+        c.send("POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nTrailer: ignored\r\n\r\n"));
     ClientResponse r = c.read();
     CHECK(r.status == 200);
     CHECK(r.body == "12:hello, world");
@@ -142,14 +145,16 @@ TEST_CASE("100-continue is sent only when the handler reads the body") {
   for_each_backend([](net::Backend, int) {
     TestServer t;
     Client c = t.connect();
-    REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+    REQUIRE(c.send(
+        "POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
     ClientResponse cont = c.read();
     CHECK(cont.status == 100);
     REQUIRE(c.send("abcd"));
     CHECK(c.read().body == "4:abcd");
 
     Client c2 = t.connect();
-    REQUIRE(c2.send("POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+    REQUIRE(c2.send(
+        "POST /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
     ClientResponse r = c2.read();
     CHECK(r.status == 200);  // no 100 first: the final answer, then close
     CHECK(r.header("connection") == "close");
@@ -191,8 +196,9 @@ TEST_CASE("a smuggling attempt is refused without running the hidden request") {
   for_each_backend([](net::Backend, int) {
     TestServer t;
     Client c = t.connect();
-    REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n"));
+    REQUIRE(c.send(
+        "POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n"));
     ClientResponse r = c.read();
     CHECK(r.status == 400);
     CHECK(r.header("connection") == "close");
@@ -248,8 +254,10 @@ TEST_CASE("a body over the limit is answered 413") {
     REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"));
     CHECK(c.read().status == 413);
     Client k = t.connect();
-    REQUIRE(k.send("POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "400\r\n" + std::string(1024, 'z') + "\r\n0\r\n\r\n"));
+    REQUIRE(
+        k.send("POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "400\r\n" +
+               std::string(1024, 'z') + "\r\n0\r\n\r\n"));
     CHECK(k.read().status == 413);
   });
 }

@@ -1,5 +1,7 @@
 // The access and error logs, fed by the HTTP server, under every backend
 // with 1 and 4 workers.
+#include "logging/logger.h"
+
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 
 #include "http/router.h"
 #include "http/server.h"
-#include "logging/logger.h"
 #include "net/tcp_listener.h"
 #include "runtime/runtime.h"
 #include "tests/http/http_client.h"
@@ -105,7 +106,8 @@ TEST_CASE("N requests through the server produce exactly N access lines, field b
           (missing ? "/missing/" : "/page/") + std::to_string(i) + "?q=\\x22x\\x22";
       CHECK(m[1] == "GET " + target + " HTTP/1.1");
       CHECK(m[2] == (missing ? "404" : "200"));
-      CHECK(std::stoul(m[3]) == (missing ? 3 : target.size() - 6));  // the body echoes the raw target
+      CHECK(std::stoul(m[3]) ==
+            (missing ? 3 : target.size() - 6));  // the body echoes the raw target
       CHECK(m[4] == "http://ref/" + std::to_string(i));
       CHECK(m[5] == "tester/" + std::to_string(i));
     }
@@ -175,7 +177,8 @@ TEST_CASE("a failing log device blocks no request and the loss is reported") {
 TEST_CASE("runtime reports go to the error log with a level and a time") {
   for_each_backend([](net::Backend, int) {
     const std::string errors = temp_path("error.log");
-    logging::Logger log({.access_path = "off", .error_path = errors, .level = runtime::Severity::kWarn});
+    logging::Logger log(
+        {.access_path = "off", .error_path = errors, .level = runtime::Severity::kWarn});
     REQUIRE(log.start().ok());
     log.install_as_report_sink();
     runtime::report(runtime::Severity::kError, "accept: something broke");
@@ -183,8 +186,9 @@ TEST_CASE("runtime reports go to the error log with a level and a time") {
     log.stop();
     std::vector<std::string> lines = lines_of(errors);
     REQUIRE(lines.size() == 1);
-    CHECK(std::regex_match(lines[0],
-                           std::regex(R"(^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[error\] accept: something broke$)")));
+    CHECK(std::regex_match(
+        lines[0],
+        std::regex(R"(^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[error\] accept: something broke$)")));
     unlink(errors.c_str());
   });
 }
@@ -202,7 +206,8 @@ TEST_CASE("goaccess parses the access log as Combined Log Format with no invalid
     LoggedServer s(log);
     auto c = s.connect();
     for (std::string t : {"/", "/a%20b?x=1", "/missing/x", "/\"quoted\"", "/\xc3\xa9t\xc3\xa9"}) {
-      REQUIRE(c.send("GET " + t + " HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (X11; \"quoted\")\r\n\r\n"));
+      REQUIRE(c.send("GET " + t +
+                     " HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (X11; \"quoted\")\r\n\r\n"));
       REQUIRE(c.read().ok);
     }
     REQUIRE(c.send("BAD REQUEST\r\n\r\n"));

@@ -328,8 +328,7 @@ TEST_CASE("select refuses a descriptor at or above FD_SETSIZE with an error valu
 TEST_CASE("an unknown or unavailable backend is refused with the accepted names") {
   CHECK(backend_from_flag("epoll") == Backend::kEpoll);
   CHECK_THROWS_WITH_AS(backend_from_flag("kqueue"),
-                       doctest::Contains("accepted: select, poll, epoll, io_uring"),
-                       BackendError);
+                       doctest::Contains("accepted: select, poll, epoll, io_uring"), BackendError);
   setenv("WEFT_IO", "poll", 1);
   CHECK(backend_from_flag("") == Backend::kPoll);
   setenv("WEFT_IO", "nope", 1);

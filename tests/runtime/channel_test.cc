@@ -1,3 +1,5 @@
+#include "runtime/channel.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -5,7 +7,6 @@
 #include <thread>
 #include <vector>
 
-#include "runtime/channel.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
 #include "tests/runtime/matrix.h"

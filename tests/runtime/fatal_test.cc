@@ -77,7 +77,8 @@ TEST_CASE("a stack overflow is reported") {
     Options o;
     o.workers = 2;
     Runtime rt(o);
-    rt.run([] { spawn([] { return recurse(0); }, {.name = "deep", .stack_size = 64 * 1024}).join(); });
+    rt.run(
+        [] { spawn([] { return recurse(0); }, {.name = "deep", .stack_size = 64 * 1024}).join(); });
   });
   CHECK(r.signal == SIGABRT);
   CHECK(r.err.find("overflowed its 65536-byte stack") != std::string::npos);

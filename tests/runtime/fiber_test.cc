@@ -55,8 +55,7 @@ TEST_CASE("joining twice is a usage error naming the call") {
 }
 
 TEST_CASE("blocking calls outside a fiber are usage errors naming the call") {
-  CHECK_THROWS_WITH_AS(spawn([] {}), doctest::Contains("spawn called outside a fiber"),
-                       UsageError);
+  CHECK_THROWS_WITH_AS(spawn([] {}), doctest::Contains("spawn called outside a fiber"), UsageError);
   CHECK_THROWS_WITH_AS(this_fiber::sleep_for(1ms), doctest::Contains("sleep_until"), UsageError);
   CHECK_THROWS_WITH_AS(this_fiber::yield(), doctest::Contains("yield"), UsageError);
   Channel<int> ch;
@@ -109,8 +108,8 @@ TEST_CASE("fibers have distinct ids and the names they were given") {
         {.name = "child"});
     CHECK(h.id() != this_fiber::id());
     CHECK(h.join() == "child/renamed");
-    auto long_name = spawn([] { return std::string(this_fiber::name()); },
-                           {.name = std::string(100, 'x')});
+    auto long_name =
+        spawn([] { return std::string(this_fiber::name()); }, {.name = std::string(100, 'x')});
     CHECK(long_name.join() == std::string(31, 'x'));
   });
 }

@@ -1,6 +1,6 @@
 // weftd as its users run it: a process with flags, signals and log files.
-#include <doctest/doctest.h>
 #include <arpa/inet.h>
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
