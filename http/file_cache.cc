@@ -145,6 +145,7 @@ void FileCache::insert(std::string key, std::shared_ptr<const CachedFile> file) 
   }
   while (bytes_ + cost > capacity_ && !map_.empty()) {
     auto it = map_.find(policy_->victim());
+    if (it == map_.end()) break;  // a policy that lost track: over capacity, not undefined
     gone.emplace_back();
     remove_locked(it, gone.back());
   }

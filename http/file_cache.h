@@ -116,7 +116,8 @@ class EvictionPolicy {
   virtual void inserted(std::string_view key) = 0;
   virtual void accessed(std::string_view key) = 0;
   virtual void erased(std::string_view key) = 0;
-  // The key to evict next; called only while at least one key is held.
+  // The key to evict now (the cache erases it next); called only while at
+  // least one key is held.
   virtual std::string_view victim() = 0;
 };
 
@@ -158,7 +159,9 @@ class FileCache {
   };
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   using Map = std::unordered_map<std::string, Slot, Hash, std::equal_to<>>;
 
@@ -169,8 +172,8 @@ class FileCache {
   const size_t capacity_;
   const size_t descriptor_cost_;
   mutable runtime::SpinLock mu_;
-  Map map_;                                // guarded by mu_
-  size_t bytes_ = 0;                       // guarded by mu_
+  Map map_;                                 // guarded by mu_
+  size_t bytes_ = 0;                        // guarded by mu_
   std::unique_ptr<EvictionPolicy> policy_;  // guarded by mu_
 };
 

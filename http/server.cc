@@ -113,6 +113,7 @@ struct Server::Impl {
   std::atomic<size_t> open{0};
   runtime::Mutex mu;
   std::list<detail::Connection*> conns;  // guarded by mu
+  runtime::JoinHandle<void> closer;      // guarded by mu: the shutdown fiber
   bool served = false;
 };
 
@@ -574,7 +575,10 @@ void Connection::run() {
 Server::Server(net::TcpListener listener, Handler handler, ServerOptions options)
     : impl_(std::make_unique<Impl>(std::move(listener), std::move(handler), std::move(options))) {}
 
-Server::~Server() = default;
+Server::~Server() {
+  // shutdown() without serve(): its fiber must not outlive the Server.
+  if (impl_->closer.joinable() && runtime::in_fiber()) impl_->closer.join();
+}
 
 void Server::serve() {
   Impl& s = *impl_;
@@ -630,13 +634,20 @@ void Server::serve() {
   s.live.wait();
   s.clock_stop.close();
   clock.join();
+  runtime::JoinHandle<void> closer;
+  {
+    std::lock_guard g(s.mu);
+    closer = std::move(s.closer);
+  }
+  if (closer.joinable()) closer.join();
 }
 
 void Server::shutdown(Deadline deadline) {
   Impl& s = *impl_;
   if (s.draining.exchange(true, std::memory_order_acq_rel)) return;
-  s.listener.close();
-  runtime::spawn(
+  // Spawned before the listener closes, so serve() (which returns only after
+  // that) always finds the handle to join: the fiber uses `s`.
+  auto closer = runtime::spawn(
       [&s, deadline] {
         // Idle connections close now; busy ones after their current request.
         // Whatever is left at the deadline is closed under its feet.
@@ -649,8 +660,12 @@ void Server::shutdown(Deadline deadline) {
           runtime::this_fiber::sleep_for(std::chrono::milliseconds(10));
         }
       },
-      {.name = "http-shutdown"})
-      .detach();
+      {.name = "http-shutdown"});
+  {
+    std::lock_guard g(s.mu);
+    s.closer = std::move(closer);
+  }
+  s.listener.close();
 }
 
 size_t Server::connections() const noexcept { return impl_->open.load(std::memory_order_relaxed); }

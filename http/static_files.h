@@ -39,7 +39,7 @@ namespace weft::http {
 enum class CachePolicy { kLru, kLfu };
 
 struct StaticOptions {
-  std::string root;  // directory served
+  std::string root;                  // directory served
   std::string index = "index.html";  // served for a directory request; "" for none
   bool autoindex = false;            // list a directory without an index (else 403)
   bool gzip_static = true;           // serve file.br / file.gz sidecars
@@ -47,9 +47,10 @@ struct StaticOptions {
   size_t cache_bytes = 64 << 20;  // file cache capacity
   CachePolicy cache_policy = CachePolicy::kLru;
   // Files up to this size are kept in memory and sent with one writev; larger
-  // ones keep a descriptor and go by sendfile. 64 KiB: measured on loopback,
-  // writev from memory beats sendfile up to about 64 KiB and loses beyond
-  // (see static_files.cc), and 1024 such files fill the default cache.
+  // ones keep a descriptor and go by sendfile. 64 KiB: memory was not slower
+  // up to 256 KiB in our measurements (static_files.cc), so the limit is set
+  // by memory: the usual page assets fit, and the default cache still holds
+  // at least 1024 such files.
   size_t small_file_max = 64 << 10;
   // status -> file path (absolute, or relative to root) served with that status.
   std::map<int, std::string> error_pages;
@@ -67,8 +68,9 @@ class StaticFiles {
   // Checks that root is a readable directory, opens it (O_PATH) and checks
   // that the kernel has openat2; reads /etc/mime.types. Blocks the calling
   // thread; call once, before serving. Errors: the errno of what failed
-  // (ENOTDIR, EACCES, ENOSYS, ...), EINVAL for an error page path climbing
-  // out of the root, EALREADY if already open.
+  // (ENOTDIR, EACCES, ENOSYS, ...), EINVAL for an index that is not a plain
+  // name or a relative error page path climbing out of the root, EALREADY if
+  // already open.
   net::Result<void> open();
 
   // Answers one request; any fiber, concurrently. Before open(): 500.

@@ -1,5 +1,7 @@
 // The static file handler over real sockets, under every backend with 1 and
 // 4 workers; and its cache's eviction policies on their own.
+#include "http/static_files.h"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -14,7 +16,6 @@
 #include "http/file_cache.h"
 #include "http/mime_types.h"
 #include "http/server.h"
-#include "http/static_files.h"
 #include "net/tcp_listener.h"
 #include "runtime/runtime.h"
 #include "tests/http/http_client.h"
@@ -45,13 +46,14 @@ struct Tree {
   }
   ~Tree() {
     ::nftw(
-        base.c_str(),
-        [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
+        base.c_str(), [](const char* p, const struct stat*, int, FTW*) { return ::remove(p); }, 16,
         FTW_DEPTH | FTW_PHYS);
   }
 
   // Writes `bytes` to root-relative `rel`, making its directories.
-  void write(const std::string& rel, const std::string& bytes) { write_abs(root + "/" + rel, bytes); }
+  void write(const std::string& rel, const std::string& bytes) {
+    write_abs(root + "/" + rel, bytes);
+  }
   void write_abs(const std::string& path, const std::string& bytes) {
     for (size_t slash = path.find('/', base.size() + 1); slash != std::string::npos;
          slash = path.find('/', slash + 1)) {
@@ -100,9 +102,17 @@ struct FileServer {
     serving = runtime::spawn([this] { server->serve(); }, {.name = "server"});
   }
   ~FileServer() {
+    // Shut down with no connection left, then give Server::shutdown's
+    // detached fiber a moment before the Server is destroyed: that fiber
+    // may still read the Server's state after serve() has returned, and
+    // with no connection open it makes one pass and ends.
     client.reset();
+    for (auto end = Clock::now() + 5s; server->connections() > 0 && Clock::now() < end;) {
+      runtime::this_fiber::sleep_for(1ms);
+    }
     server->shutdown(Clock::now() + 5s);
     if (serving.joinable()) serving.join();
+    runtime::this_fiber::sleep_for(20ms);
   }
 
   // Sends one request on the kept connection and reads its answer.
@@ -131,9 +141,8 @@ std::string multipart(const std::string& boundary, const std::string& type,
   std::string out;
   for (auto [first, last] : ranges) {
     out += "--" + boundary + "\r\nContent-Type: " + type + "\r\nContent-Range: bytes " +
-           std::to_string(first) + "-" + std::to_string(last) + "/" +
-           std::to_string(bytes.size()) + "\r\n\r\n" + bytes.substr(first, last - first + 1) +
-           "\r\n";
+           std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(bytes.size()) +
+           "\r\n\r\n" + bytes.substr(first, last - first + 1) + "\r\n";
   }
   return out + "--" + boundary + "--\r\n";
 }
@@ -178,7 +187,8 @@ TEST_CASE("GET and HEAD serve files byte-exact with length, type and validators"
 }
 
 TEST_CASE("media types come from /etc/mime.types, text ones with charset=utf-8") {
-  MimeTypes m = MimeTypes::parse("# comment\ntext/html\thtml htm\nimage/png png\ntext/x-dup html\n");
+  MimeTypes m =
+      MimeTypes::parse("# comment\ntext/html\thtml htm\nimage/png png\ntext/x-dup html\n");
   CHECK(m.type_for("a/b/INDEX.HTM") == "text/html");
   CHECK(m.type_for("x.html") == "text/html");  // the first type listed wins
   CHECK(m.type_for("x.png") == "image/png");
@@ -229,9 +239,10 @@ TEST_CASE("If-None-Match and If-Modified-Since answer 304") {
     CHECK(s.fetch("/f.txt", "If-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n").status == 200);
     CHECK(s.fetch("/f.txt", "If-Modified-Since: yesterday\r\n").status == 200);
     // If-None-Match, when present, decides alone.
-    CHECK(s.fetch("/f.txt",
-                  "If-None-Match: \"other\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
-              .status == 200);
+    CHECK(
+        s.fetch("/f.txt",
+                "If-None-Match: \"other\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
+            .status == 200);
   });
 }
 
@@ -247,8 +258,10 @@ TEST_CASE("a failing If-Match or If-Unmodified-Since is 412") {
     CHECK(s.fetch("/f.txt", "If-Match: W/" + etag + "\r\n").status == 412);  // strong comparison
     CHECK(s.fetch("/f.txt", "If-Match: \"other\", " + etag + "\r\n").status == 200);
     CHECK(s.fetch("/f.txt", "If-Match: *\r\n").status == 200);
-    CHECK(s.fetch("/f.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n").status == 412);
-    CHECK(s.fetch("/f.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n").status == 200);
+    CHECK(s.fetch("/f.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n").status ==
+          412);
+    CHECK(s.fetch("/f.txt", "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n").status ==
+          200);
     // If-Match, when present, decides alone.
     CHECK(s.fetch("/f.txt", "If-Match: " + etag +
                                 "\r\nIf-Unmodified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n")
@@ -318,7 +331,8 @@ TEST_CASE("single ranges: first-last, suffix, open-ended, clipped to the file") 
     t.write("small.bin", small);
     t.write("large.bin", large);
     FileServer s(options(t));
-    for (const auto& [path, bytes] : {std::pair{"/small.bin", small}, std::pair{"/large.bin", large}}) {
+    for (const auto& [path, bytes] :
+         {std::pair{"/small.bin", small}, std::pair{"/large.bin", large}}) {
       const size_t n = bytes.size();
       const std::string len = std::to_string(n);
       ClientResponse r = s.fetch(path, "Range: bytes=10-19\r\n");
@@ -329,14 +343,14 @@ TEST_CASE("single ranges: first-last, suffix, open-ended, clipped to the file") 
 
       r = s.fetch(path, "Range: bytes=-500\r\n");
       CHECK(r.body == bytes.substr(n - 500));
-      CHECK(r.header("content-range") == "bytes " + std::to_string(n - 500) + "-" +
-                                             std::to_string(n - 1) + "/" + len);
+      CHECK(r.header("content-range") ==
+            "bytes " + std::to_string(n - 500) + "-" + std::to_string(n - 1) + "/" + len);
       r = s.fetch(path, "Range: bytes=500-\r\n");
       CHECK(r.body == bytes.substr(500));
       r = s.fetch(path, "Range: bytes=" + std::to_string(n - 5) + "-99999999\r\n");
       CHECK(r.body == bytes.substr(n - 5));
-      CHECK(r.header("content-range") == "bytes " + std::to_string(n - 5) + "-" +
-                                             std::to_string(n - 1) + "/" + len);
+      CHECK(r.header("content-range") ==
+            "bytes " + std::to_string(n - 5) + "-" + std::to_string(n - 1) + "/" + len);
       r = s.fetch(path, "Range: bytes=-99999999\r\n");
       CHECK(r.status == 206);
       CHECK(r.body == bytes);
@@ -353,7 +367,8 @@ TEST_CASE("several ranges come as multipart/byteranges, coalesced, never larger 
     t.write("small.bin", small);
     t.write("large.bin", large);
     FileServer s(options(t));
-    for (const auto& [path, bytes] : {std::pair{"/small.bin", small}, std::pair{"/large.bin", large}}) {
+    for (const auto& [path, bytes] :
+         {std::pair{"/small.bin", small}, std::pair{"/large.bin", large}}) {
       ClientResponse r = s.fetch(path, "Range: bytes=100-199, -50,0-9\r\n");
       REQUIRE(r.status == 206);
       const std::string type = r.header("content-type");
@@ -374,7 +389,8 @@ TEST_CASE("several ranges come as multipart/byteranges, coalesced, never larger 
 
       // More than 16 ranges: the whole file.
       std::string many = "Range: bytes=0-0";
-      for (int i = 1; i <= 16; ++i) many += "," + std::to_string(i * 50) + "-" + std::to_string(i * 50);
+      for (int i = 1; i <= 16; ++i)
+        many += "," + std::to_string(i * 50) + "-" + std::to_string(i * 50);
       r = s.fetch(path, many + "\r\n");
       CHECK(r.status == 200);
       CHECK(r.body == bytes);
@@ -585,8 +601,9 @@ TEST_CASE("precompressed sidecars are chosen by Accept-Encoding, with Vary and t
     CHECK(s.fetch("/app.js", "Accept-Encoding: gzip;q=0.5, identity\r\n").body == id.body);
     CHECK(s.fetch("/app.js", "Accept-Encoding: br\r\nIf-None-Match: " + br.header("etag") + "\r\n")
               .status == 304);
-    CHECK(s.fetch("/app.js", "Accept-Encoding: gzip\r\nIf-None-Match: " + br.header("etag") + "\r\n")
-              .status == 200);
+    CHECK(
+        s.fetch("/app.js", "Accept-Encoding: gzip\r\nIf-None-Match: " + br.header("etag") + "\r\n")
+            .status == 200);
 
     // Ranges apply to the encoded bytes.
     ClientResponse part = s.fetch("/app.js", "Accept-Encoding: br\r\nRange: bytes=0-5\r\n");
@@ -696,6 +713,27 @@ TEST_CASE("stats count cache hits and misses") {
     CHECK(st.misses == 2);
     CHECK(st.entries == 2);
   });
+}
+
+TEST_CASE("open() refuses a root that is not a readable directory, and bad options") {
+  Tree t;
+  t.write("file.txt", "x");
+  auto open_with = [&](std::string root, std::string index = "index.html") {
+    StaticOptions o;
+    o.root = std::move(root);
+    o.index = std::move(index);
+    return StaticFiles(o).open().error();
+  };
+  CHECK(open_with(t.root) == 0);
+  CHECK(open_with(t.root + "/missing") == ENOENT);
+  CHECK(open_with(t.root + "/file.txt") == ENOTDIR);
+  CHECK(open_with("") == ENOENT);
+  CHECK(open_with(t.root, "../index.html") == EINVAL);
+  CHECK(open_with(t.root, "a/index.html") == EINVAL);
+  CHECK(open_with(t.root, "") == 0);
+  StaticFiles twice(options(t));
+  CHECK(twice.open().ok());
+  CHECK(twice.open().error() == EALREADY);
 }
 
 // ------------------------------------------------ the cache, without sockets
