@@ -55,8 +55,14 @@ inline void add_server_flags(CLI::App& app, ServerFlags& f) {
   app.add_option("--threads", f.threads,
                  "worker threads (default: $WEFT_THREADS, else one per core)")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--port", f.port, "TCP port")->check(CLI::Range(0, 65535))->capture_default_str();
-  app.add_option("--bind", f.bind, "address to listen on (IPv4 or IPv6)")->capture_default_str();
+  // The last --port/--bind wins, so a wrapper's defaults can be overridden.
+  app.add_option("--port", f.port, "TCP port")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--bind", f.bind, "address to listen on (IPv4 or IPv6)")
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 }  // namespace weft::examples

@@ -189,7 +189,8 @@ std::string stats_json(const http::Server& server, const Sites& sites, const log
 int main(int argc, char** argv) {
   Flags f;
   CLI::App app{"weftd: a static file server on weft fibers"};
-  app.add_option("--root", f.root, "directory to serve (default: the bundled www/)");
+  app.add_option("--root", f.root, "directory to serve (default: the bundled www/)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   examples::add_server_flags(app, f.server);
   app.add_option("--access-log", f.access_log, "access log: FILE, - (stdout) or off")
       ->capture_default_str();
