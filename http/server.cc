@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -78,8 +79,8 @@ bool server_owned(std::string_view name) {
 
 void append_number(std::string& out, uint64_t v) {
   char tmp[24];
-  int n = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
-  out.append(tmp, static_cast<size_t>(n));
+  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out.append(tmp, r.ptr);
 }
 
 constexpr size_t kInitialBuffer = 16 * 1024;
@@ -125,6 +126,7 @@ class Connection {
       : srv_(srv),
         stream_(std::move(s)),
         peer_(peer),
+        peer_host_(peer.host()),
         in_(kInitialBuffer),
         fields_(srv.options.limits.fields) {}
 
@@ -159,6 +161,7 @@ class Connection {
   Server::Impl& srv_;
   net::TcpStream stream_;
   net::SocketAddress peer_;
+  const std::string peer_host_;  // formatted once, for every access record
   std::vector<char> in_;
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // end of the bytes read
@@ -391,7 +394,7 @@ void Connection::log_access(const RequestHead* head, int status) {
     if (const Header* h = find_header(*head, "user-agent")) agent = h->value;
   }
   logging::AccessRecord r =
-      logging::AccessRecord::make(req_time_, peer_.host(), head ? head->method : std::string_view(),
+      logging::AccessRecord::make(req_time_, peer_host_, head ? head->method : std::string_view(),
                                   head ? head->target : std::string_view(), referer, agent);
   r.status = status;
   r.bytes = bytes_sent_;

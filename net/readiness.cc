@@ -72,13 +72,8 @@ void ReadinessDriver::deliver(FdState* st, bool readable, bool writable) {
     if (!w) st->wr_ready = true;
   }
   st->mu.unlock();
-  for (runtime::Waiter* list : {r, w}) {
-    while (list) {
-      runtime::Waiter* next = list->next;
-      runtime::wake(*list, WakeReason::kWoken);
-      list = next;
-    }
-  }
+  runtime::wake_all(r, WakeReason::kWoken);
+  runtime::wake_all(w, WakeReason::kWoken);
 }
 
 Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
@@ -154,13 +149,8 @@ void ReadinessDriver::cancel(Socket& s) noexcept {
   runtime::Waiter* r = st->readers.take_all_claimed();
   runtime::Waiter* w = st->writers.take_all_claimed();
   st->mu.unlock();
-  for (runtime::Waiter* list : {r, w}) {
-    while (list) {
-      runtime::Waiter* next = list->next;
-      runtime::wake(*list, WakeReason::kClosed);
-      list = next;
-    }
-  }
+  runtime::wake_all(r, WakeReason::kClosed);
+  runtime::wake_all(w, WakeReason::kClosed);
 }
 
 void ReadinessDriver::forget(Socket& s) noexcept {

@@ -107,8 +107,8 @@ class Channel {
     Waiter* r = recvq_.take_all_claimed();
     Waiter* s = sendq_.take_all_claimed();
     mu_.unlock();
-    wake_list(r);
-    wake_list(s);
+    wake_all(r, WakeReason::kClosed);
+    wake_all(s, WakeReason::kClosed);
   }
 
   bool closed() const {
@@ -123,14 +123,6 @@ class Channel {
   size_t capacity() const noexcept { return cap_; }
 
  private:
-  static void wake_list(Waiter* w) {
-    while (w) {
-      Waiter* next = w->next;
-      wake(*w, WakeReason::kClosed);
-      w = next;
-    }
-  }
-
   ChannelStatus send_impl(T& v, Waiter* w) {
     mu_.lock();
     if (closed_) {

@@ -107,6 +107,10 @@ inline bool claim(Waiter& w) noexcept {
 // thread may call it; `w` must not be touched afterwards.
 void wake(Waiter& w, WakeReason reason) noexcept;
 
+// wake() for every waiter of a list made by WaitList::take_all_claimed (or
+// chained the same way through `next`). Any thread.
+void wake_all(Waiter* list, WakeReason reason) noexcept;
+
 // True when the caller runs on a fiber of a running weft Runtime.
 bool in_fiber() noexcept;
 

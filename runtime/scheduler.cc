@@ -946,6 +946,14 @@ void wake(Waiter& w, WakeReason reason) noexcept {
   }
 }
 
+void wake_all(Waiter* list, WakeReason reason) noexcept {
+  while (list) {
+    Waiter* next = list->next;  // read first: `list` may be gone once woken
+    wake(*list, reason);
+    list = next;
+  }
+}
+
 void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
                void (*after)(void*), void* arg) {
   detail::Worker* wk = current_worker();

@@ -69,11 +69,7 @@ void CondVar::notify_all() {
   mu_.lock();
   Waiter* w = waiters_.take_all_claimed();
   mu_.unlock();
-  while (w) {
-    Waiter* next = w->next;
-    wake(*w, WakeReason::kWoken);
-    w = next;
-  }
+  wake_all(w, WakeReason::kWoken);
 }
 
 void WaitGroup::add(int64_t n) {
@@ -85,11 +81,7 @@ void WaitGroup::add(int64_t n) {
   count_ += n;
   Waiter* w = count_ == 0 ? waiters_.take_all_claimed() : nullptr;
   mu_.unlock();
-  while (w) {
-    Waiter* next = w->next;
-    wake(*w, WakeReason::kWoken);
-    w = next;
-  }
+  wake_all(w, WakeReason::kWoken);
 }
 
 void WaitGroup::wait() {
@@ -143,11 +135,7 @@ void Semaphore::release(int64_t n) {
     woken = w;
   }
   mu_.unlock();
-  while (woken) {
-    Waiter* next = woken->next;
-    wake(*woken, WakeReason::kWoken);
-    woken = next;
-  }
+  wake_all(woken, WakeReason::kWoken);
 }
 
 }  // namespace weft::runtime
