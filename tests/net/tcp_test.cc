@@ -174,6 +174,49 @@ TEST_CASE("a read deadline expires with ETIMEDOUT and the connection stays usabl
   });
 }
 
+TEST_CASE("a write deadline expires with ETIMEDOUT when the peer does not read") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    auto peer = l.value().accept();  // never reads
+    REQUIRE(peer.ok());
+    const std::string chunk(1 << 20, 'w');
+    auto start = Clock::now();
+    Result<void> w;
+    for (int i = 0; i < 256 && w.ok(); ++i)
+      w = c.value().write(chunk.data(), chunk.size(), start + 100ms);
+    CHECK(w.error() == ETIMEDOUT);
+    CHECK(Clock::now() - start >= 100ms);
+    CHECK(Clock::now() - start < 5s);
+  });
+}
+
+TEST_CASE("reads with interleaved deadlines each expire at their own time") {
+  for_each_backend([](Backend, int) {
+    EchoServer server;
+    constexpr int kReaders = 24;
+    std::vector<JoinHandle<bool>> readers;
+    auto start = Clock::now();
+    for (int i = 0; i < kReaders; ++i) {
+      // Deadlines out of order: 10, 170, 30, 150, ... ms, so the driver's
+      // bookkeeping sees inserts before, between and after earlier ones.
+      auto after =
+          std::chrono::milliseconds(i % 2 ? 190 - 20 * (i / 2 % 9) : 10 + 20 * (i / 2 % 9));
+      readers.push_back(spawn([&server, start, after] {
+        auto c = TcpStream::connect(server.addr);
+        if (!c) return false;
+        char b;
+        auto r = c.value().read(&b, 1, start + after);
+        auto late = Clock::now() - (start + after);
+        return r.error() == ETIMEDOUT && late >= 0ms && late < 2s;
+      }));
+    }
+    for (auto& r : readers) CHECK(r.join());
+  });
+}
+
 TEST_CASE("a peer reset gives an error value") {
   for_each_backend([](Backend, int) {
     auto l = TcpListener::bind(loopback());
