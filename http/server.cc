@@ -149,7 +149,7 @@ class Connection {
   // or growing the buffer. 0 at end of stream.
   Result<size_t> fill(Deadline d);
   Result<void> flush();
-  Deadline write_deadline() const { return Clock::now() + srv_.options.write_timeout; }
+  Deadline write_deadline() const { return runtime::coarse_now() + srv_.options.write_timeout; }
 
   void begin_body(const RequestHead& head);
   Result<void> send_continue_if_needed();
@@ -256,7 +256,7 @@ Result<size_t> Connection::read_body(void* buf, size_t len) {
       begin_ += n;
     } else {
       // Nothing buffered: read straight into the handler's buffer.
-      Result<size_t> r = stream_.read(dst, want, Clock::now() + srv_.options.body_timeout);
+      Result<size_t> r = stream_.read(dst, want, runtime::coarse_now() + srv_.options.body_timeout);
       if (!r) return r;
       if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
       n = *r;
@@ -290,7 +290,7 @@ Result<size_t> Connection::read_body(void* buf, size_t len) {
         body_error_ = c.error_status;
         return Result<size_t>::failure(EPROTO);
       case ChunkedStatus::kIncomplete: {
-        Result<size_t> r = fill(Clock::now() + srv_.options.body_timeout);
+        Result<size_t> r = fill(runtime::coarse_now() + srv_.options.body_timeout);
         if (!r) return r;
         if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
         end_ += *r;
@@ -385,7 +385,7 @@ void Connection::log_access(const RequestHead* head, int status) {
   logging::Logger* log = srv_.options.logger;
   if (!log || !log->access_enabled()) return;
   if (!head) {
-    req_time_ = std::chrono::system_clock::now();
+    req_time_ = runtime::coarse_wall_now();
     req_start_ = Clock::now();
   }
   std::string_view referer, agent;
@@ -438,7 +438,7 @@ bool Connection::handle(Request& req) {
   Response res;
   res.conn_ = this;
   head_request_ = req.method() == "HEAD";
-  req_time_ = std::chrono::system_clock::now();
+  req_time_ = runtime::coarse_wall_now();
   req_start_ = Clock::now();
   bytes_sent_ = 0;
   bool keep = req.head_.keep_alive && !srv_.draining.load(std::memory_order_acquire);
@@ -526,7 +526,7 @@ void Connection::run() {
     ParseState state;
     RequestHead head;
     Deadline header_deadline =
-        end_ > 0 ? Clock::now() + srv_.options.header_timeout : runtime::kNoDeadline;
+        end_ > 0 ? runtime::coarse_now() + srv_.options.header_timeout : runtime::kNoDeadline;
     ParseResult r;
     for (;;) {
       r = end_ > 0 ? parse_request(buffered(), fields_, limits, state, head)
@@ -537,8 +537,9 @@ void Connection::run() {
       if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return;
       const bool waiting_first_byte = end_ == 0;
       idle_.store(waiting_first_byte, std::memory_order_release);
-      Result<size_t> n = fill(waiting_first_byte ? Clock::now() + srv_.options.keepalive_timeout
-                                                 : header_deadline);
+      Result<size_t> n =
+          fill(waiting_first_byte ? runtime::coarse_now() + srv_.options.keepalive_timeout
+                                  : header_deadline);
       idle_.store(false, std::memory_order_release);
       if (!n) {
         if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
@@ -546,7 +547,7 @@ void Connection::run() {
       }
       if (*n == 0) return;  // the client closed
       end_ += *n;
-      if (waiting_first_byte) header_deadline = Clock::now() + srv_.options.header_timeout;
+      if (waiting_first_byte) header_deadline = runtime::coarse_now() + srv_.options.header_timeout;
     }
     if (r.status == ParseStatus::kError) {
       respond_error(r.error_status, r.error_reason);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -34,17 +35,20 @@ const char* severity_name(Severity s) {
 
 // Quotes for the request line, Referer and User-Agent: '"' and '\\' and
 // control bytes become \xHH, so a hostile header cannot forge a log field.
+// Runs of plain bytes are appended whole.
 void append_escaped(std::string& out, std::string_view s) {
   static const char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
+  size_t plain = 0;  // start of the run not yet appended
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\' || c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
+      out.append(s.data() + plain, i - plain);
+      const char esc[4] = {'\\', 'x', hex[c >> 4], hex[c & 15]};
+      out.append(esc, 4);
+      plain = i + 1;
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
 }
 
 void append_json_string(std::string& out, std::string_view s) {
@@ -67,18 +71,34 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void append_uint(std::string& out, uint64_t v) {
   char tmp[24];
-  int n = std::snprintf(tmp, sizeof tmp, "%llu", static_cast<unsigned long long>(v));
-  out.append(tmp, static_cast<size_t>(n));
+  auto [end, ec] = std::to_chars(tmp, tmp + sizeof tmp, v);
+  out.append(tmp, static_cast<size_t>(end - tmp));
 }
 
-void append_time(std::string& out, std::chrono::system_clock::time_point t, const char* fmt) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+}  // namespace
+
+// Lines logged within one second share their timestamp: strftime runs once
+// per second and format, not once per line.
+void Logger::append_time(std::string& out, std::chrono::system_clock::time_point t,
+                         const char* fmt) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  for (TimeText& c : time_cache_) {
+    if (c.fmt == fmt && c.second == tt) {
+      out.append(c.text, c.len);
+      return;
+    }
+  }
+  TimeText& c = time_cache_[time_cache_next_];
+  time_cache_next_ = (time_cache_next_ + 1) % kTimeCache;
   std::tm tm;
   gmtime_r(&tt, &tm);
-  char buf[64];
-  size_t n = std::strftime(buf, sizeof buf, fmt, &tm);
-  out.append(buf, n);
+  c.len = std::strftime(c.text, sizeof c.text, fmt, &tm);
+  c.fmt = fmt;
+  c.second = tt;
+  out.append(c.text, c.len);
 }
+
+namespace {
 
 int open_log(const std::string& path, int std_fd) {
   if (path == "-") return std_fd;

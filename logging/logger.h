@@ -22,7 +22,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -90,6 +92,7 @@ class Logger {
   void open_files();
   void flush(bool final);
   void write_out(int fd, std::string& buf, uint64_t lines, uint64_t& lost, int& last_errno);
+  void append_time(std::string& out, std::chrono::system_clock::time_point t, const char* fmt);
 
   LoggerOptions options_;
   const bool access_on_;
@@ -109,6 +112,16 @@ class Logger {
   int access_errno_ = 0;
   int error_errno_ = 0;
   runtime::Clock::time_point last_loss_report_{};
+  // The last timestamps formatted, by second and format (access, error).
+  struct TimeText {
+    const char* fmt = nullptr;
+    std::time_t second = -1;
+    size_t len = 0;
+    char text[40];
+  };
+  static constexpr int kTimeCache = 2;
+  TimeText time_cache_[kTimeCache];
+  int time_cache_next_ = 0;
   std::atomic<uint64_t> lost_total_{0};
 };
 

@@ -232,7 +232,8 @@ TEST_CASE("a slow request head is answered 408 and closed at the deadline") {
     REQUIRE(c.send("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finished
     ClientResponse r = c.read();
     CHECK(r.status == 408);
-    CHECK(Clock::now() - start >= 150ms);
+    // The server sets the deadline from the coarse clock: up to a tick (4 ms) early.
+    CHECK(Clock::now() - start >= 145ms);
     CHECK(c.closed_by_server());
   });
 }
