@@ -344,15 +344,21 @@ void Logger::flush(bool final) {
 }
 
 void Logger::run() {
-  // Without a deadline a quiet logger would hold buffered lines; with a
-  // 1 s deadline it flushes at least once a second, and whenever the queue
-  // runs dry (so under light load lines appear at once, under heavy load
-  // many share one write).
-  const auto kFlushEvery = std::chrono::seconds(1);
+  // Access lines wait in the buffer until it holds kFlushBytes or the oldest
+  // has waited kLinger, so under load many lines share one write (one
+  // system call, or one trip to the blocking pool on readiness backends)
+  // while under light load a line still appears within kLinger. Error lines
+  // and the end of a batch of errors are written at once. An idle logger
+  // wakes once a second, for the loss report in flush().
+  const auto kLinger = std::chrono::milliseconds(20);
+  const auto kIdleWake = std::chrono::seconds(1);
   bool stopping = false;
+  runtime::Deadline oldest = runtime::kNoDeadline;  // when the oldest buffered line came
   while (!stopping) {
     Entry e;
-    runtime::ChannelStatus st = queue_.recv_for(e, kFlushEvery);
+    const runtime::Deadline wake =
+        oldest == runtime::kNoDeadline ? runtime::coarse_now() + kIdleWake : oldest + kLinger;
+    runtime::ChannelStatus st = queue_.recv_until(e, wake);
     if (st == runtime::ChannelStatus::kClosed) break;
     int n = 0;
     while (st == runtime::ChannelStatus::kOk) {
@@ -375,7 +381,17 @@ void Logger::run() {
       if (stopping || ++n == kBatch) break;
       st = queue_.try_recv(e);
     }
-    flush(stopping);
+    if (access_buf_.empty()) {
+      oldest = runtime::kNoDeadline;
+    } else if (oldest == runtime::kNoDeadline) {
+      oldest = runtime::coarse_now();
+    }
+    const bool due = stopping || st == runtime::ChannelStatus::kTimeout || !error_buf_.empty() ||
+                     (oldest != runtime::kNoDeadline && runtime::coarse_now() >= oldest + kLinger);
+    if (due) {
+      flush(stopping);
+      oldest = runtime::kNoDeadline;
+    }
   }
   queue_.close();
   // Anything queued after the stop request (a racing producer) still goes out.
