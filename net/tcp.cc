@@ -173,6 +173,10 @@ Result<TcpListener> TcpListener::bind(const SocketAddress& addr, ListenOptions o
   if (o.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     return Result<TcpListener>::failure(errno);
   }
+  if (o.defer_accept_s > 0 && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &o.defer_accept_s,
+                                         sizeof o.defer_accept_s) != 0) {
+    return Result<TcpListener>::failure(errno);
+  }
   if (::bind(fd, addr.raw(), addr.size()) != 0) return Result<TcpListener>::failure(errno);
   if (::listen(fd, o.backlog) != 0) return Result<TcpListener>::failure(errno);
   return l;

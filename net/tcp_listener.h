@@ -26,6 +26,11 @@ namespace weft::net {
 struct ListenOptions {
   int backlog = 1024;
   bool reuse_port = false;  // SO_REUSEPORT: several listeners share the port
+  // TCP_DEFER_ACCEPT: a connection is handed to accept() only once its first
+  // bytes have arrived (or this many seconds passed), for protocols where the
+  // client speaks first, like HTTP: the server wakes once per connection, not
+  // once for the handshake and again for the request. 0: off.
+  int defer_accept_s = 0;
 };
 
 class TcpListener {

@@ -217,6 +217,22 @@ TEST_CASE("reads with interleaved deadlines each expire at their own time") {
   });
 }
 
+TEST_CASE("with defer_accept a connection is accepted only once its first bytes arrive") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback(), {.defer_accept_s = 5});
+    REQUIRE(l.ok());
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    CHECK(l.value().accept(Clock::now() + 100ms).error() == ETIMEDOUT);  // silent so far
+    REQUIRE(c.value().write("GET", 3).ok());
+    auto s = l.value().accept(Clock::now() + 5s);
+    REQUIRE(s.ok());
+    char buf[3];
+    REQUIRE(s.value().read_exact(buf, 3, Clock::now() + 5s).ok());
+    CHECK(std::string(buf, 3) == "GET");
+  });
+}
+
 TEST_CASE("a peer reset gives an error value") {
   for_each_backend([](Backend, int) {
     auto l = TcpListener::bind(loopback());
