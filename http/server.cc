@@ -85,6 +85,7 @@ void append_number(std::string& out, uint64_t v) {
 }
 
 constexpr size_t kInitialBuffer = 16 * 1024;
+constexpr size_t kIdleRead = 1024;  // what an idle connection reads into
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kPipelineFlush = 64 * 1024;  // queued response bytes that force a write
 constexpr uint64_t kDrainLimit = 256 * 1024;
@@ -185,12 +186,8 @@ namespace detail {
 class Connection {
  public:
   Connection(Server::Impl& srv, net::TcpStream s, net::SocketAddress peer)
-      : srv_(srv),
-        stream_(std::move(s)),
-        peer_(peer),
-        peer_host_(peer.host()),
-        bufs_(ConnBuffers::take(srv.options.limits.fields)) {}
-  ~Connection() { ConnBuffers::give(std::move(bufs_)); }
+      : srv_(srv), stream_(std::move(s)), peer_(peer), peer_host_(peer.host()), bufs_(nullptr) {}
+  ~Connection() { release_buffers(); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -208,10 +205,13 @@ class Connection {
  private:
   enum class BodyKind { kNone, kLength, kChunked };
 
-  std::string_view buffered() const { return {in_.data() + begin_, end_ - begin_}; }
+  std::string_view buffered() { return {in_().data() + begin_, end_ - begin_}; }
   // Reads more bytes after end_, first moving unconsumed bytes down to floor_
   // or growing the buffer. 0 at end of stream.
   Result<size_t> fill(Deadline d);
+  // Waits for the next request with nothing buffered, holding no buffers;
+  // its first bytes land at the start of in_().
+  Result<size_t> read_idle(Deadline d);
   Result<void> flush();
   Deadline write_deadline() const { return runtime::coarse_now() + srv_.options.write_timeout; }
 
@@ -226,13 +226,23 @@ class Connection {
   net::TcpStream stream_;
   net::SocketAddress peer_;
   const std::string peer_host_;  // formatted once, for every access record
+  // Taken when a request's first bytes arrive, given back while the
+  // connection waits idle between requests, so an idle connection holds
+  // only idle_buf_ (on its fiber's stack).
   std::unique_ptr<ConnBuffers> bufs_;
-  InBuffer& in_ = bufs_->in;
+  InBuffer& in_() { return bufs_->in; }
+  std::vector<Header>& fields_() { return bufs_->fields; }
+  std::string& out_() { return bufs_->out; }  // response bytes not yet written
+  void take_buffers() {
+    if (!bufs_) bufs_ = ConnBuffers::take(srv_.options.limits.fields);
+  }
+  void release_buffers() {
+    if (bufs_) ConnBuffers::give(std::move(bufs_));
+  }
+  char idle_buf_[kIdleRead];
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // end of the bytes read
   size_t floor_ = 0;  // bytes below this belong to the request being handled
-  std::vector<Header>& fields_ = bufs_->fields;
-  std::string& out_ = bufs_->out;  // response bytes not yet written
   std::atomic<bool> idle_{false};
 
   // The body of the request being handled.
@@ -256,21 +266,31 @@ class Connection {
 };
 
 Result<size_t> Connection::fill(Deadline d) {
-  if (end_ == in_.size()) {
+  if (end_ == in_().size()) {
     if (begin_ > floor_) {
-      std::memmove(in_.data() + floor_, in_.data() + begin_, end_ - begin_);
+      std::memmove(in_().data() + floor_, in_().data() + begin_, end_ - begin_);
       end_ -= begin_ - floor_;
       begin_ = floor_;
     }
-    if (end_ == in_.size()) in_.resize(in_.size() * 2);
+    if (end_ == in_().size()) in_().resize(in_().size() * 2);
   }
-  return stream_.read(in_.data() + end_, std::min(in_.size() - end_, kReadChunk * 4), d);
+  return stream_.read(in_().data() + end_, std::min(in_().size() - end_, kReadChunk * 4), d);
+}
+
+Result<size_t> Connection::read_idle(Deadline d) {
+  release_buffers();
+  Result<size_t> n = stream_.read(idle_buf_, sizeof idle_buf_, d);
+  if (n && *n > 0) {
+    take_buffers();
+    std::memcpy(in_().data(), idle_buf_, *n);
+  }
+  return n;
 }
 
 Result<void> Connection::flush() {
-  if (out_.empty()) return {};
-  Result<void> r = stream_.write(out_.data(), out_.size(), write_deadline());
-  out_.clear();
+  if (!bufs_ || out_().empty()) return {};
+  Result<void> r = stream_.write(out_().data(), out_().size(), write_deadline());
+  out_().clear();
   return r;
 }
 
@@ -317,7 +337,7 @@ Result<size_t> Connection::read_body(void* buf, size_t len) {
     size_t n;
     if (begin_ < end_) {
       n = std::min(want, end_ - begin_);
-      std::memcpy(dst, in_.data() + begin_, n);
+      std::memcpy(dst, in_().data() + begin_, n);
       begin_ += n;
     } else {
       // Nothing buffered: read straight into the handler's buffer.
@@ -384,52 +404,52 @@ bool Connection::drain_body() {
 }
 
 void Connection::append_head(const Response& res, bool close, bool head_only) {
-  out_.append(version_10_ ? "HTTP/1.0 " : "HTTP/1.1 ");
-  append_number(out_, static_cast<uint64_t>(res.status_));
-  out_.push_back(' ');
-  out_.append(reason_phrase(res.status_));
-  out_.append("\r\nDate: ");
-  srv_.date.append_to(out_);
-  out_.append("\r\nServer: ");
-  out_.append(srv_.options.server_name);
-  out_.append("\r\n");
+  out_().append(version_10_ ? "HTTP/1.0 " : "HTTP/1.1 ");
+  append_number(out_(), static_cast<uint64_t>(res.status_));
+  out_().push_back(' ');
+  out_().append(reason_phrase(res.status_));
+  out_().append("\r\nDate: ");
+  srv_.date.append_to(out_());
+  out_().append("\r\nServer: ");
+  out_().append(srv_.options.server_name);
+  out_().append("\r\n");
   bool has_type = false;
   std::string_view declared_length;
   for (const auto& [name, value] : res.headers_) {
     if (iequals(name, "content-length")) declared_length = value;
     if (server_owned(name)) continue;
     if (iequals(name, "content-type")) has_type = true;
-    out_.append(name);
-    out_.append(": ");
-    out_.append(value);
-    out_.append("\r\n");
+    out_().append(name);
+    out_().append(": ");
+    out_().append(value);
+    out_().append("\r\n");
   }
-  out_.append(res.raw_headers_);
+  out_().append(res.raw_headers_);
   if (!has_type) has_type = res.raw_headers_.find("Content-Type:") != std::string_view::npos;
   const bool no_body = res.status_ < 200 || res.status_ == 204 || res.status_ == 304;
   if (res.chunked_) {
-    out_.append("Transfer-Encoding: chunked\r\n");
+    out_().append("Transfer-Encoding: chunked\r\n");
   } else if (!declared_length.empty() && res.head_sent_) {  // streaming with a known length
-    out_.append("Content-Length: ");
-    out_.append(declared_length);
-    out_.append("\r\n");
+    out_().append("Content-Length: ");
+    out_().append(declared_length);
+    out_().append("\r\n");
   } else if (!no_body && !res.head_sent_) {
-    out_.append("Content-Length: ");
-    append_number(out_, res.file_fd_ >= 0         ? res.file_len_
-                        : !res.body_view_.empty() ? res.body_view_.size()
-                                                  : res.body_.size());
-    out_.append("\r\n");
+    out_().append("Content-Length: ");
+    append_number(out_(), res.file_fd_ >= 0         ? res.file_len_
+                          : !res.body_view_.empty() ? res.body_view_.size()
+                                                    : res.body_.size());
+    out_().append("\r\n");
   }
   if (!has_type && !no_body &&
       !(res.body_.empty() && res.body_view_.empty() && res.file_fd_ < 0 && !res.chunked_)) {
-    out_.append("Content-Type: application/octet-stream\r\n");
+    out_().append("Content-Type: application/octet-stream\r\n");
   }
   if (close) {
-    out_.append("Connection: close\r\n");
+    out_().append("Connection: close\r\n");
   } else if (version_10_) {
-    out_.append("Connection: keep-alive\r\n");
+    out_().append("Connection: keep-alive\r\n");
   }
-  out_.append("\r\n");
+  out_().append("\r\n");
   (void)head_only;
 }
 
@@ -439,7 +459,7 @@ void Connection::respond_error(int status, const char* reason, const RequestHead
   res.body_ = std::to_string(status) + " " + reason_phrase(status) + "\n";
   res.set_header("Content-Type", "text/plain; charset=utf-8");
   append_head(res, true, false);
-  out_.append(res.body_);
+  out_().append(res.body_);
   bytes_sent_ = res.body_.size();
   (void)reason;
   (void)flush();
@@ -487,11 +507,11 @@ Result<void> Connection::stream_write(Response& res, std::string_view data) {
     if (res.chunked_) {
       char size[24];
       int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-      out_.append(size, static_cast<size_t>(n));
-      out_.append(data);
-      out_.append("\r\n");
+      out_().append(size, static_cast<size_t>(n));
+      out_().append(data);
+      out_().append("\r\n");
     } else {
-      out_.append(data);
+      out_().append(data);
     }
   }
   return flush();
@@ -537,12 +557,12 @@ bool Connection::handle(Request& req) {
   if (srv_.draining.load(std::memory_order_acquire)) close_after_ = true;  // shutting down
   if (body_error_ && !res.head_sent_) {
     // The body broke a limit or the chunked syntax while the handler read it.
-    out_.clear();
+    out_().clear();
     respond_error(body_error_, "bad request body", &req.head_);
     return false;
   }
   if (res.head_sent_) {
-    if (res.chunked_ && !head_request_) out_.append("0\r\n\r\n");
+    if (res.chunked_ && !head_request_) out_().append("0\r\n\r\n");
     if (!drain_body()) close_after_ = true;
     const bool ok = flush().ok();
     log_access(&req.head_, res.status_);
@@ -562,16 +582,16 @@ bool Connection::handle(Request& req) {
   } else if (!res.body_view_.empty()) {
     bytes_sent_ = res.body_view_.size();
     if (res.body_view_.size() <= kCopyBodyMax) {
-      out_.append(res.body_view_);  // small: may still join pipelined answers
+      out_().append(res.body_view_);  // small: may still join pipelined answers
     } else {
       // Head and body leave in one writev, without copying the body.
-      iovec iov[2] = {{out_.data(), out_.size()},
+      iovec iov[2] = {{out_().data(), out_().size()},
                       {const_cast<char*>(res.body_view_.data()), res.body_view_.size()}};
       ok = stream_.writev(iov, 2, write_deadline()).ok();
-      out_.clear();
+      out_().clear();
     }
   } else {
-    out_.append(res.body_);
+    out_().append(res.body_);
     bytes_sent_ = res.body_.size();
   }
   log_access(&req.head_, res.status_);
@@ -583,7 +603,7 @@ void Connection::run() {
   for (;;) {
     // Between requests: move what was pipelined to the front.
     if (begin_ > 0) {
-      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      std::memmove(in_().data(), in_().data() + begin_, end_ - begin_);
       end_ -= begin_;
       begin_ = 0;
     }
@@ -594,7 +614,7 @@ void Connection::run() {
         end_ > 0 ? runtime::coarse_now() + srv_.options.header_timeout : runtime::kNoDeadline;
     ParseResult r;
     for (;;) {
-      r = end_ > 0 ? parse_request(buffered(), fields_, limits, state, head)
+      r = end_ > 0 ? parse_request(buffered(), fields_(), limits, state, head)
                    : ParseResult{ParseStatus::kIncomplete};
       if (r.status != ParseStatus::kIncomplete) break;
       // Answers to pipelined requests go out before we wait for more.
@@ -602,9 +622,9 @@ void Connection::run() {
       if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return;
       const bool waiting_first_byte = end_ == 0;
       idle_.store(waiting_first_byte, std::memory_order_release);
-      Result<size_t> n =
-          fill(waiting_first_byte ? runtime::coarse_now() + srv_.options.keepalive_timeout
-                                  : header_deadline);
+      Result<size_t> n = waiting_first_byte
+                             ? read_idle(runtime::coarse_now() + srv_.options.keepalive_timeout)
+                             : fill(header_deadline);
       idle_.store(false, std::memory_order_release);
       if (!n) {
         if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
@@ -631,7 +651,7 @@ void Connection::run() {
       return;
     }
     // Another request already buffered: let its answer join this one.
-    if (begin_ == end_ || out_.size() >= kPipelineFlush) {
+    if (begin_ == end_ || out_().size() >= kPipelineFlush) {
       if (!flush()) return;
     }
   }
