@@ -60,6 +60,7 @@
 #include "net/socket.h"
 #include "runtime/clock.h"
 #include "runtime/event_source.h"
+#include "runtime/park.h"
 
 namespace weft::net {
 
@@ -89,6 +90,14 @@ class IoDriver : public runtime::EventSource {
   virtual Result<int> open(const char* path, int flags, mode_t mode) = 0;
   virtual Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) = 0;
   virtual Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) = 0;
+
+  // Arms the callback waiter `w` (runtime::Waiter::bind_callback) to be woken
+  // once: kWoken when `s` has bytes to read, reached end of stream or failed,
+  // kClosed when it is closed. Nothing parks meanwhile; `w` must live until
+  // woken, and the caller holds a Socket::Use until then, so a close shuts
+  // the socket down (and wakes `w`) instead of releasing the descriptor.
+  // ECANCELED if `s` is closed already. Fibers only.
+  virtual Result<void> when_readable(Socket& s, runtime::Waiter& w) = 0;
 
   // Wakes every fiber this driver has parked on `s` (they see ECANCELED);
   // any thread. Called by Socket::close before the shutdown.

@@ -72,27 +72,65 @@ void ReadinessDriver::deliver(FdState* st, bool readable, bool writable) {
     if (!w) st->wr_ready = true;
   }
   st->mu.unlock();
-  runtime::wake_all(r, WakeReason::kWoken);
+  wake_list(st->home, r, WakeReason::kWoken);
   runtime::wake_all(w, WakeReason::kWoken);
 }
 
-Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
+Result<FdState*> ReadinessDriver::state_of(Socket& s) {
   FdState* st = s.state.load(std::memory_order_acquire);
-  if (!st) {
-    auto* fresh = new FdState(s.fd(), this);
-    if (Result<void> r = watch(fresh); !r) {
-      delete fresh;
-      return r;
-    }
-    if (s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
-      st = fresh;
-      std::lock_guard<runtime::SpinLock> g(states_mu_);
-      homed_.insert(st);
-    } else {
-      unwatch(fresh);  // another fiber registered it first; use theirs
-      delete fresh;
-    }
+  if (st) return st;
+  auto* fresh = new FdState(s.fd(), this);
+  if (Result<void> r = watch(fresh); !r) {
+    delete fresh;
+    return Result<FdState*>::failure(r.error());
   }
+  if (s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
+    std::lock_guard<runtime::SpinLock> g(states_mu_);
+    homed_.insert(fresh);
+    return fresh;
+  }
+  unwatch(fresh);  // another fiber registered it first; use theirs
+  delete fresh;
+  return st;
+}
+
+void ReadinessDriver::wake_list(ReadinessDriver* home, runtime::Waiter* list,
+                                runtime::WakeReason reason) {
+  for (runtime::Waiter* w = list; w; w = w->next) {
+    if (w->on_wake) home->waiting_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  runtime::wake_all(list, reason);
+}
+
+Result<void> ReadinessDriver::when_readable(Socket& s, runtime::Waiter& w) {
+  Result<FdState*> r = state_of(s);
+  if (!r) return Result<void>::failure(r.error());
+  FdState* st = *r;
+  st->mu.lock();
+  if (s.closed()) {
+    st->mu.unlock();
+    return Result<void>::failure(ECANCELED);
+  }
+  if (st->rd_ready) {
+    st->rd_ready = false;
+    st->mu.unlock();
+    runtime::wake(w, WakeReason::kWoken);
+    return {};
+  }
+  // Counted as a waiter, so a runtime whose fibers all wait for such events
+  // is not taken for deadlocked.
+  ReadinessDriver* home = st->home;
+  home->waiting_.fetch_add(1, std::memory_order_seq_cst);
+  st->readers.push_back(&w);
+  st->mu.unlock();
+  if (home != this) home->interrupt();  // its wait may not cover this descriptor
+  return {};
+}
+
+Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
+  Result<FdState*> found = state_of(s);
+  if (!found) return Result<void>::failure(found.error());
+  FdState* st = *found;
   runtime::Waiter w;
   w.bind_current(write ? "net: wait for writable" : "net: wait for readable");
   st->mu.lock();
@@ -149,7 +187,7 @@ void ReadinessDriver::cancel(Socket& s) noexcept {
   runtime::Waiter* r = st->readers.take_all_claimed();
   runtime::Waiter* w = st->writers.take_all_claimed();
   st->mu.unlock();
-  runtime::wake_all(r, WakeReason::kClosed);
+  wake_list(st->home, r, WakeReason::kClosed);
   runtime::wake_all(w, WakeReason::kClosed);
 }
 

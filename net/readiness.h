@@ -59,6 +59,7 @@ class ReadinessDriver : public IoDriver {
   Result<int> open(const char* path, int flags, mode_t mode) override;
   Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
   Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
+  Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
   void cancel(Socket& s) noexcept override;
   void forget(Socket& s) noexcept override;
 
@@ -89,6 +90,10 @@ class ReadinessDriver : public IoDriver {
   Result<size_t> retry(Socket& s, bool write, Deadline d, Attempt attempt);
   // Parks until `s` is readable (or writable): ok, ETIMEDOUT or ECANCELED.
   Result<void> wait_ready(Socket& s, bool write, Deadline d);
+  // The descriptor's state, homed here if it has none yet.
+  Result<detail::FdState*> state_of(Socket& s);
+  // wake_all(), after dropping the home's count of callback waiters among them.
+  static void wake_list(ReadinessDriver* home, runtime::Waiter* list, runtime::WakeReason reason);
 
   int wake_fd_;
   std::atomic<size_t> waiting_{0};

@@ -41,7 +41,20 @@ Result<TcpStream> TcpStream::connect(const SocketAddress& addr, Deadline d) {
 
 Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d) {
   if (!sock_) return Result<size_t>::failure(EBADF);
+  if (armed_) [[unlikely]]
+    armed_.reset();  // the notify_readable() wait is over
   return driver("TcpStream::read").recv(*sock_, buf, len, d);
+}
+
+Result<void> TcpStream::notify_readable(runtime::Waiter& w) {
+  IoDriver& io = driver("TcpStream::notify_readable");
+  if (!sock_) return Result<void>::failure(EBADF);
+  // The use goes in first: the wake may come, and read() run, before
+  // when_readable() returns.
+  armed_ = std::make_unique<Socket::Use>(*sock_);
+  Result<void> r = *armed_ ? io.when_readable(*sock_, w) : Result<void>::failure(ECANCELED);
+  if (!r) armed_.reset();  // no wake is coming, so nothing else touches armed_
+  return r;
 }
 
 Result<void> TcpStream::read_exact(void* buf, size_t len, Deadline d) {

@@ -49,6 +49,13 @@ class TcpStream {
   // copying them through user space; all of them or fails.
   Result<void> sendfile(int file_fd, off_t offset, size_t len, Deadline d = kNoDeadline);
 
+  // Arms the callback waiter `w` (runtime::Waiter::bind_callback) to be woken
+  // once when the stream has bytes to read, reached end of stream, failed or
+  // was closed; no fiber waits meanwhile, so a stream with nothing to say
+  // costs no stack. Until the wake the stream may only be closed (which wakes
+  // `w`); after it, read() comes first. ECANCELED if closed already.
+  Result<void> notify_readable(runtime::Waiter& w);
+
   // shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.
   Result<void> shutdown(int how);
   // Closes; fibers blocked on this stream wake with ECANCELED. Any fiber.
@@ -67,6 +74,10 @@ class TcpStream {
  private:
   static IoDriver& driver(const char* call);
   std::unique_ptr<Socket> sock_;
+  // Held from notify_readable() to the next read(): a close meanwhile shuts
+  // the socket down (waking the waiter) instead of releasing the descriptor
+  // under the armed wait. Destroyed before sock_.
+  std::unique_ptr<Socket::Use> armed_;
 };
 
 }  // namespace weft::net

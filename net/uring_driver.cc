@@ -155,7 +155,10 @@ constexpr size_t kMaxLen = size_t{1} << 30;  // a CQE's result is an int
 // parked fiber waits for. Lives on that fiber's stack.
 struct alignas(8) Op {
   explicit Op(const char* call) { waiter.bind_current(call); }
+  // An Op of when_readable(): on the heap, it wakes `target` and deletes itself.
+  explicit Op(runtime::Waiter* t) : target(t) {}
   runtime::Waiter waiter;
+  runtime::Waiter* target = nullptr;
   int res[2] = {0, 0};
   int pending = 0;  // CQEs still to come; the ring owner's
   Deadline due = kNoDeadline;
@@ -200,6 +203,8 @@ class UringDriver final : public IoDriver {
   Result<int> open(const char* path, int flags, mode_t mode) override;
   Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
   Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
+  // A one-shot IORING_OP_POLL_ADD whose Op lives on the heap.
+  Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
   // Shutdown completes every operation in flight (see Close above).
   void cancel(Socket&) noexcept override {}
   void forget(Socket&) noexcept override {}
@@ -463,6 +468,11 @@ void UringDriver::complete(uint64_t tag, int res) {
   if (--op->pending == 0) {
     remove_timed(*op);
     waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    if (runtime::Waiter* t = op->target) {
+      delete op;
+      runtime::wake(*t, WakeReason::kWoken);
+      return;
+    }
     runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone from here on
   }
 }
@@ -523,6 +533,19 @@ Result<int> UringDriver::accept(Socket& s, sockaddr_storage* peer, Deadline d) {
   }
   if (fd < 0) return Result<int>::failure(-fd);
   return fd;
+}
+
+Result<void> UringDriver::when_readable(Socket& s, runtime::Waiter& w) {
+  if (s.closed()) return Result<void>::failure(ECANCELED);
+  UringDriver& r = local();
+  r.reserve(1);
+  auto* op = new Op(&w);
+  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
+  io_uring_prep_poll_add(e, s.fd(), POLLIN);
+  attach(*op, e, 0);
+  // Counted like a parked operation: an event is still to come.
+  r.waiting_.fetch_add(1, std::memory_order_seq_cst);
+  return {};
 }
 
 Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) {

@@ -58,9 +58,18 @@ enum class WakeReason : uint8_t { kNone, kWoken, kClosed, kTimeout };
 
 // One blocked fiber (or OS thread) in one object's wait list; lives on the
 // blocked caller's stack for the duration of the wait.
+//
+// A *callback* waiter (bind_callback) stands for no blocked caller at all:
+// wake() runs its function instead, on the waking thread, which may be a
+// worker inside its I/O poll. The function must not block or park; it hands
+// the event on (say, with Channel::try_send) and may free the waiter. It lets
+// an I/O manager watch a descriptor for something that has no stack, such as
+// an idle connection.
 struct Waiter {
   detail::Fiber* fiber = nullptr;          // the parked fiber, or null for an OS thread
   detail::ThreadParker* thread = nullptr;  // the parked OS thread, if any
+  void (*on_wake)(Waiter&) = nullptr;      // a callback waiter's function
+  void* context = nullptr;                 // ... and what it is for
   Waiter* prev = nullptr;                  // links in the object's WaitList
   Waiter* next = nullptr;
   bool linked = false;   // in a WaitList; guarded by the object's lock
@@ -79,6 +88,13 @@ struct Waiter {
   // Binds this waiter to the calling fiber; throws UsageError naming `call`
   // when called outside a fiber.
   void bind_current(const char* call);
+  // Makes this a callback waiter: wake() calls `fn(*this)`, with `reason` set.
+  void bind_callback(void (*fn)(Waiter&), void* ctx) noexcept {
+    fiber = nullptr;
+    thread = nullptr;
+    on_wake = fn;
+    context = ctx;
+  }
 };
 
 // Intrusive FIFO of Waiters; guarded by its owner's lock.
@@ -103,8 +119,9 @@ inline bool claim(Waiter& w) noexcept {
   return !w.timed || !w.claimed.exchange(true, std::memory_order_acq_rel);
 }
 
-// Resumes the fiber or thread behind a claimed waiter with `reason`. Any
-// thread may call it; `w` must not be touched afterwards.
+// Resumes the fiber or thread behind a claimed waiter with `reason` (or runs
+// a callback waiter's function). Any thread may call it; `w` must not be
+// touched afterwards.
 void wake(Waiter& w, WakeReason reason) noexcept;
 
 // wake() for every waiter of a list made by WaitList::take_all_claimed (or

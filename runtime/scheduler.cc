@@ -529,7 +529,7 @@ Fiber* Worker::find_runnable() {
     bool woken_by_waker = false;
     const bool work_appeared = sched->any_work();
     if (!work_appeared && !sched->stopping.load(std::memory_order_seq_cst)) {
-      const Deadline d = timers.next();
+      const Deadline d = std::min(timers.next(), sched->trim_stacks());
       const bool forever = d == kNoDeadline && (!events || events->waiters() == 0);
       if (forever) {
         sched->nblocked.fetch_add(1, std::memory_order_seq_cst);
@@ -677,6 +677,19 @@ void Scheduler::wakep() {
     return;
   }
   w->unpark();
+}
+
+Deadline Scheduler::trim_stacks() {
+  if (!default_stacks.has_warm()) return kNoDeadline;
+  const int64_t now = Clock::now().time_since_epoch().count();
+  int64_t due = next_trim_ns.load(std::memory_order_relaxed);
+  const int64_t period =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
+  if (now >= due && next_trim_ns.compare_exchange_strong(due, now + period)) {
+    if (!default_stacks.trim()) return kNoDeadline;
+    due = now + period;
+  }
+  return Deadline(Clock::duration(std::max(due, now)));
 }
 
 bool Scheduler::any_work() const {
@@ -941,8 +954,10 @@ void wake(Waiter& w, WakeReason reason) noexcept {
       if (outside_job) s->outside_jobs.fetch_sub(1, std::memory_order_seq_cst);
       s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
     }
-  } else {
+  } else if (w.thread) {
     w.thread->unpark();
+  } else {
+    w.on_wake(w);
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -62,14 +63,36 @@ void StackPool::add_slab() {
 
 void StackPool::take(std::vector<StackSpan>& out, size_t n) {
   std::lock_guard<std::mutex> g(mu_);
-  while (free_.size() < n) add_slab();
-  out.insert(out.end(), free_.end() - static_cast<ptrdiff_t>(n), free_.end());
-  free_.resize(free_.size() - n);
+  while (free_.size() + cold_.size() < n) add_slab();
+  // Warm stacks first, then trimmed ones.
+  const size_t warm = std::min(n, free_.size());
+  out.insert(out.end(), free_.end() - static_cast<ptrdiff_t>(warm), free_.end());
+  free_.resize(free_.size() - warm);
+  untouched_ = std::min(untouched_, free_.size());
+  const size_t cold = n - warm;
+  out.insert(out.end(), cold_.end() - static_cast<ptrdiff_t>(cold), cold_.end());
+  cold_.resize(cold_.size() - cold);
 }
 
 void StackPool::give(const StackSpan* s, size_t n) {
   std::lock_guard<std::mutex> g(mu_);
   free_.insert(free_.end(), s, s + n);
+  has_warm_.store(true, std::memory_order_relaxed);
+}
+
+bool StackPool::trim() {
+  std::vector<StackSpan> idle;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    idle.assign(free_.begin(), free_.begin() + static_cast<ptrdiff_t>(untouched_));
+    free_.erase(free_.begin(), free_.begin() + static_cast<ptrdiff_t>(untouched_));
+    untouched_ = free_.size();
+  }
+  for (const StackSpan& s : idle) madvise(s.lo, s.size, MADV_DONTNEED);
+  std::lock_guard<std::mutex> g(mu_);
+  cold_.insert(cold_.end(), idle.begin(), idle.end());
+  has_warm_.store(!free_.empty(), std::memory_order_relaxed);
+  return !free_.empty();
 }
 
 }  // namespace weft::runtime::detail

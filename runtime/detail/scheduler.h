@@ -98,6 +98,9 @@ class Scheduler {
   void run_main(Fiber* main);
   bool any_work() const;
   std::string dump() const;
+  // For a worker about to sleep: trims the stack pool if a trim is due (at
+  // most once a second) and returns when the next one is, or kNoDeadline.
+  Deadline trim_stacks();
 
   Options opts;
   int nworkers;
@@ -123,6 +126,7 @@ class Scheduler {
   std::atomic<int> outside_wakes{0};  // wake() calls from other threads still inside us
   std::atomic<int> outside_jobs{0};   // waiters marked by expect_outside_wake, not yet woken
   std::atomic<uint64_t> next_id{1};
+  std::atomic<int64_t> next_trim_ns{0};  // Clock ticks of the next stack trim
   Fiber* main = nullptr;
   Registry outside_registry;  // fibers spawned from outside any worker
 

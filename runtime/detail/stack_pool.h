@@ -10,13 +10,17 @@
 //
 // Why warm reuse: a first touch of a page costs ~10 us here, far more than a
 // whole spawn; a freed stack goes to the freeing worker's cache and is the
-// next one handed out, its top pages still resident. Stacks are never given
-// back to the kernel while the runtime lives, so the resident set after a
-// burst is the burst's peak (as with Go before a GC).
+// next one handed out, its top pages still resident. Stacks that overflow a
+// worker's cache (kMax) go back to the shared pool, still warm; trim(), which
+// idle workers call about once a second, gives the pages of those that stayed
+// unused for a whole period back to the kernel (MADV_DONTNEED). So a burst of
+// fibers (10,000 connections that then go idle) does not pin its peak, and
+// back-to-back bursts still reuse warm stacks.
 //
 // Huge pages are disabled on the slabs: one touched byte must not pin 2 MiB.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <vector>
@@ -44,6 +48,11 @@ class StackPool {
   void take(std::vector<StackSpan>& out, size_t n);
   // Returns stacks to the shared pool.
   void give(const StackSpan* s, size_t n);
+  // Releases the memory of the stacks not taken since the previous call;
+  // true if warm stacks remain (a later call may release them).
+  bool trim();
+  // True if stacks were given back since trim() last found none warm.
+  bool has_warm() const noexcept { return has_warm_.load(std::memory_order_relaxed); }
 
  private:
   void add_slab();
@@ -51,7 +60,10 @@ class StackPool {
   const size_t stack_size_;
   const size_t guard_size_;
   std::mutex mu_;
-  std::vector<StackSpan> free_;                  // guarded by mu_
+  std::vector<StackSpan> free_;  // guarded by mu_: warm, taken from the back
+  size_t untouched_ = 0;         // guarded by mu_: free_[0, this) not taken since trim()
+  std::vector<StackSpan> cold_;  // guarded by mu_: trimmed
+  std::atomic<bool> has_warm_{false};
   std::vector<std::pair<void*, size_t>> slabs_;  // guarded by mu_
 };
 

@@ -233,6 +233,40 @@ TEST_CASE("with defer_accept a connection is accepted only once its first bytes 
   });
 }
 
+TEST_CASE("notify_readable wakes a callback, not a fiber, when bytes arrive or the stream closes") {
+  for_each_backend([](Backend, int) {
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    auto c = TcpStream::connect(l.value().local_address());
+    REQUIRE(c.ok());
+    auto a = l.value().accept();
+    REQUIRE(a.ok());
+    TcpStream& s = a.value();
+    Channel<WakeReason> fired;  // unbounded: try_send from the callback never fails
+    Waiter w;
+    w.bind_callback(
+        [](Waiter& me) { static_cast<Channel<WakeReason>*>(me.context)->try_send(me.reason); },
+        &fired);
+
+    REQUIRE(s.notify_readable(w).ok());
+    WakeReason r;
+    CHECK(fired.recv_for(r, 100ms) == ChannelStatus::kTimeout);  // nothing sent yet
+    REQUIRE(c.value().write("hi", 2).ok());
+    REQUIRE(fired.recv_for(r, 5s) == ChannelStatus::kOk);
+    char buf[2];
+    REQUIRE(s.read_exact(buf, 2, Clock::now() + 5s).ok());
+    CHECK(std::string(buf, 2) == "hi");
+
+    // Armed again, then closed by another fiber: the callback still fires once.
+    REQUIRE(s.notify_readable(w).ok());
+    spawn([&s] { s.close(); }).join();
+    REQUIRE(fired.recv_for(r, 5s) == ChannelStatus::kOk);
+    CHECK(s.read(buf, 1).error() == ECANCELED);
+    CHECK(fired.recv_for(r, 50ms) == ChannelStatus::kTimeout);
+    CHECK(s.notify_readable(w).error() == ECANCELED);
+  });
+}
+
 TEST_CASE("a peer reset gives an error value") {
   for_each_backend([](Backend, int) {
     auto l = TcpListener::bind(loopback());

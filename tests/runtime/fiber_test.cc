@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <fstream>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -199,6 +200,50 @@ TEST_CASE("spawning and joining 10^5 fibers loses none") {
     for (int i = 0; i < kN; ++i) hs.push_back(spawn([&sum, i] { sum.fetch_add(i); }));
     for (auto& h : hs) h.join();
     CHECK(sum.load() == int64_t(kN) * (kN - 1) / 2);
+  });
+}
+
+namespace {
+long rss_kib() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+}  // namespace
+
+TEST_CASE(
+    "the stacks of a finished burst of fibers go back to the kernel once unused for a while") {
+  Runtime rt({.workers = 1});
+  rt.run([] {
+    // TSan counts each live fiber as a thread, and stops at 8128.
+    constexpr int kBurst = weft::runtime::testing::kManyFibers < 20000 ? 6000 : 20000;
+    const long base = rss_kib();
+    {
+      Channel<int> gate;  // every fiber parks here, so all stacks are live at once
+      WaitGroup done;
+      done.add(kBurst);
+      for (int i = 0; i < kBurst; ++i) {
+        spawn([&] {
+          (void)gate.recv();
+          done.done();
+        }).detach();
+      }
+      this_fiber::yield();
+      gate.close();
+      done.wait();
+    }
+    const long peak = rss_kib();
+    // The idle worker trims about once a second; stacks unused for a whole
+    // period go back, all but one worker's warm cache.
+    this_fiber::sleep_for(std::chrono::milliseconds(2600));
+    const long after = rss_kib();
+    INFO("base " << base << " KiB, peak " << peak << " KiB, after " << after << " KiB");
+#if !defined(__SANITIZE_THREAD__)         // TSan's per-fiber shadow state dwarfs the stacks
+    CHECK(peak - base > kBurst * 4 / 2);  // at least half a page each was resident
+    CHECK(after - base < (peak - base) / 4);
+#endif
   });
 }
 
