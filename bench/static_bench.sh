@@ -92,7 +92,9 @@
 # /proc/<pid>/status after all the rows (ka1000 holds the most connections),
 # summed over the server's processes as above (nginx: master and worker,
 # whose shared pages count twice). base_kib is VmRSS just before, idle10k_kib
-# VmRSS 1 s after, bench/idle_conns.py (pinned to CPU 1) has opened 10,000
+# VmRSS 3 s after (connections idle for a while: weftd's idle keep-alive
+# connections give up their fibers after --hibernate-after, 0.25 s, and the
+# stacks go back to the kernel within about 2 s), bench/idle_conns.py (pinned to CPU 1) has opened 10,000
 # connections, sent `GET /100b.bin` on each and read the answer, and holds
 # them open; per_conn_bytes = (idle10k - base) / 10,000, still_open counts
 # the connections the server had not closed when the client let go.
@@ -549,7 +551,7 @@ for s in "${run_order[@]}"; do
   holder="$!"
   while ! grep -q '^ready' "$out" && kill -0 "$holder" 2>/dev/null; do sleep 0.1; done
   if grep -q '^ready' "$out"; then
-    sleep 1
+    sleep 3  # idle means idle a while: weftd hibernates after 0.25 s, trims stacks ~1 s later
     idle_of[$s]="$(mem_kib VmRSS ${pids_of[$s]})"
   else
     echo "static_bench: $s: could not hold $idle_conns idle connections:" >&2

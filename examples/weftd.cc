@@ -55,6 +55,7 @@ struct Flags {
   bool follow_symlinks = false;
   size_t max_connections = 10000;
   double header_timeout = 15, keepalive_timeout = 15, body_timeout = 30, write_timeout = 30;
+  double hibernate_after = 0.25;
   std::string stats_path;
 };
 
@@ -229,6 +230,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--write-timeout", f.write_timeout, "seconds per response write")
       ->capture_default_str();
+  app.add_option("--hibernate-after", f.hibernate_after,
+                 "seconds before an idle keep-alive connection gives up its fiber (0: never)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
   try {
     app.parse(argc, argv);
@@ -303,6 +308,7 @@ int main(int argc, char** argv) {
     so.keepalive_timeout = seconds(f.keepalive_timeout);
     so.body_timeout = seconds(f.body_timeout);
     so.write_timeout = seconds(f.write_timeout);
+    so.hibernate_after = seconds(f.hibernate_after);
     so.server_name = "weftd";
     so.logger = &log;
     std::unique_ptr<http::Server> server;

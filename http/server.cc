@@ -4,6 +4,18 @@
 // views the handler sees) and whatever the client sent after it; bytes are
 // only moved down to the start of the buffer between requests, or down to the
 // end of the current head while its body is read, so the views stay valid.
+//
+// Between requests a connection holds no buffer: it waits for the next
+// request by reading into a 1 KiB array of its own, and takes a buffer (from
+// a per-thread free list) once bytes arrive. If it stays quiet for
+// hibernate_after, it hibernates: its fiber ends, and the I/O manager watches
+// the socket with a callback waiter (TcpStream::notify_readable) that sends
+// the connection to the server's reviver fiber, which spawns a new fiber for
+// it; the connection's state lives on the heap, so nothing of the old fiber
+// is needed. A sleeping connection then costs its ~2 KiB object, not a stack,
+// the way an event-loop server's idle connection costs its struct. The clock
+// fiber closes hibernated connections past their keep-alive deadline once a
+// second (the close wakes them, and their new fiber ends).
 
 #include "http/server.h"
 
@@ -18,6 +30,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "http/chunked_decoder.h"
@@ -179,6 +192,14 @@ struct Server::Impl {
   std::list<detail::Connection*> conns;  // guarded by mu
   runtime::JoinHandle<void> closer;      // guarded by mu: the shutdown fiber
   bool served = false;
+  // Hibernated connections whose socket became readable (or was closed),
+  // sent from the I/O manager's wake; the reviver fiber gives each a fiber.
+  runtime::Channel<detail::Connection*> revive;
+
+  // Runs a connection on the calling fiber until it ends or hibernates.
+  void drive(detail::Connection* c);
+  // Closes hibernated connections whose keep-alive timeout has passed.
+  void sweep_hibernated();
 };
 
 namespace detail {
@@ -186,12 +207,29 @@ namespace detail {
 class Connection {
  public:
   Connection(Server::Impl& srv, net::TcpStream s, net::SocketAddress peer)
-      : srv_(srv), stream_(std::move(s)), peer_(peer), peer_host_(peer.host()), bufs_(nullptr) {}
+      : srv_(srv), stream_(std::move(s)), peer_(peer), peer_host_(peer.host()), bufs_(nullptr) {
+    wake_.bind_callback(
+        [](runtime::Waiter& w) {
+          auto* c = static_cast<Connection*>(w.context);
+          (void)c->srv_.revive.try_send(c);  // unbounded and open until every connection ends
+        },
+        this);
+  }
   ~Connection() { release_buffers(); }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  void run();
+  // Serves requests until the connection ends (false) or hibernates (true:
+  // a later fiber calls run() again once the socket is readable).
+  bool run();
+
+  // Hibernating past its keep-alive deadline at `now`. Any fiber.
+  bool expired(Deadline now) const {
+    return hibernating_.load(std::memory_order_acquire) &&
+           now.time_since_epoch().count() >= hibernated_until_.load(std::memory_order_relaxed);
+  }
+
+  std::list<Connection*>::iterator node;  // in Server::Impl::conns
 
   // Closes the stream if the connection is between requests (or always, if
   // `force`); the fiber then ends. Called by Server::shutdown.
@@ -240,6 +278,12 @@ class Connection {
     if (bufs_) ConnBuffers::give(std::move(bufs_));
   }
   char idle_buf_[kIdleRead];
+  // Hibernation: the keep-alive deadline, kept across fibers; the waiter the
+  // I/O manager wakes (a callback that sends this connection to the reviver).
+  Deadline idle_until_ = runtime::kNoDeadline;
+  std::atomic<bool> hibernating_{false};
+  std::atomic<Deadline::rep> hibernated_until_{0};  // idle_until_, for the sweeper
+  runtime::Waiter wake_;
   size_t begin_ = 0;  // first unconsumed byte
   size_t end_ = 0;    // end of the bytes read
   size_t floor_ = 0;  // bytes below this belong to the request being handled
@@ -598,8 +642,9 @@ bool Connection::handle(Request& req) {
   return ok && !close_after_;
 }
 
-void Connection::run() {
+bool Connection::run() {
   const ParserLimits& limits = srv_.options.limits;
+  hibernating_.store(false, std::memory_order_relaxed);
   for (;;) {
     // Between requests: move what was pipelined to the front.
     if (begin_ > 0) {
@@ -618,25 +663,44 @@ void Connection::run() {
                    : ParseResult{ParseStatus::kIncomplete};
       if (r.status != ParseStatus::kIncomplete) break;
       // Answers to pipelined requests go out before we wait for more.
-      if (!flush()) return;
-      if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return;
+      if (!flush()) return false;
+      if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return false;
       const bool waiting_first_byte = end_ == 0;
       idle_.store(waiting_first_byte, std::memory_order_release);
-      Result<size_t> n = waiting_first_byte
-                             ? read_idle(runtime::coarse_now() + srv_.options.keepalive_timeout)
-                             : fill(header_deadline);
+      bool may_hibernate = false;
+      if (waiting_first_byte && idle_until_ == runtime::kNoDeadline) {
+        idle_until_ = runtime::coarse_now() + srv_.options.keepalive_timeout;
+      }
+      if (waiting_first_byte) {
+        const auto nap = srv_.options.hibernate_after;
+        may_hibernate = nap.count() > 0 && runtime::coarse_now() + nap < idle_until_;
+      }
+      Result<size_t> n = !waiting_first_byte ? fill(header_deadline)
+                         : may_hibernate
+                             ? read_idle(runtime::coarse_now() + srv_.options.hibernate_after)
+                             : read_idle(idle_until_);
+      if (!n && n.error() == ETIMEDOUT && may_hibernate) {
+        // Quiet for a while: end this fiber; the I/O manager watches the
+        // socket and the reviver starts a new fiber for the next request.
+        hibernated_until_.store(idle_until_.time_since_epoch().count(), std::memory_order_relaxed);
+        hibernating_.store(true, std::memory_order_release);
+        if (stream_.notify_readable(wake_)) return true;  // `this` may be running elsewhere now
+        hibernating_.store(false, std::memory_order_relaxed);
+        return false;  // closed meanwhile
+      }
+      if (waiting_first_byte) idle_until_ = runtime::kNoDeadline;
       idle_.store(false, std::memory_order_release);
       if (!n) {
         if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
-        return;
+        return false;
       }
-      if (*n == 0) return;  // the client closed
+      if (*n == 0) return false;  // the client closed
       end_ += *n;
       if (waiting_first_byte) header_deadline = runtime::coarse_now() + srv_.options.header_timeout;
     }
     if (r.status == ParseStatus::kError) {
       respond_error(r.error_status, r.error_reason);
-      return;
+      return false;
     }
     begin_ += r.consumed;
     floor_ = begin_;
@@ -648,11 +712,11 @@ void Connection::run() {
     req.conn_ = this;
     if (!handle(req)) {
       (void)flush();
-      return;
+      return false;
     }
     // Another request already buffered: let its answer join this one.
     if (begin_ == end_ || out_().size() >= kPipelineFlush) {
-      if (!flush()) return;
+      if (!flush()) return false;
     }
   }
 }
@@ -669,6 +733,26 @@ Server::~Server() {
   if (impl_->closer.joinable() && runtime::in_fiber()) impl_->closer.join();
 }
 
+void Server::Impl::drive(detail::Connection* c) {
+  if (c->run()) return;  // hibernating: its wake goes to the reviver
+  {
+    std::lock_guard g(mu);
+    conns.erase(c->node);
+  }
+  delete c;
+  open.fetch_sub(1, std::memory_order_relaxed);
+  slots.release();
+  live.done();
+}
+
+void Server::Impl::sweep_hibernated() {
+  const Deadline now = runtime::coarse_now();
+  std::lock_guard g(mu);
+  for (detail::Connection* c : conns) {
+    if (c->expired(now)) c->close_if_idle(true);  // wakes it; its fiber sees the close
+  }
+}
+
 void Server::serve() {
   Impl& s = *impl_;
   if (s.served) throw runtime::UsageError("weft: Server::serve called twice");
@@ -676,16 +760,25 @@ void Server::serve() {
   s.date.tick();
   auto clock = runtime::spawn(
       [&s] {
-        // Ticks on each second boundary until serve() ends.
+        // Ticks on each second boundary until serve() ends, and closes the
+        // hibernated connections whose keep-alive timeout passed.
         int unused;
         for (;;) {
           auto now = std::chrono::system_clock::now();
           auto next = std::chrono::ceil<std::chrono::seconds>(now + std::chrono::milliseconds(1));
           if (s.clock_stop.recv_for(unused, next - now) != runtime::ChannelStatus::kTimeout) return;
           s.date.tick();
+          if (s.options.hibernate_after.count() > 0) s.sweep_hibernated();
         }
       },
       {.name = "http-date"});
+  auto reviver = runtime::spawn(
+      [&s] {
+        while (std::optional<detail::Connection*> c = s.revive.recv()) {
+          runtime::spawn([&s, conn = *c] { s.drive(conn); }, {.name = "http-conn"}).detach();
+        }
+      },
+      {.name = "http-reviver"});
   for (;;) {
     s.slots.acquire();
     net::SocketAddress peer;
@@ -701,26 +794,20 @@ void Server::serve() {
     s.open.fetch_add(1, std::memory_order_relaxed);
     runtime::spawn(
         [&s, peer, stream = std::move(c.value())]() mutable {
-          detail::Connection conn(s, std::move(stream), peer);
-          std::list<detail::Connection*>::iterator it;
+          auto* conn = new detail::Connection(s, std::move(stream), peer);
           {
             std::lock_guard g(s.mu);
-            it = s.conns.insert(s.conns.end(), &conn);
+            conn->node = s.conns.insert(s.conns.end(), conn);
           }
-          conn.run();
-          {
-            std::lock_guard g(s.mu);
-            s.conns.erase(it);
-          }
-          s.open.fetch_sub(1, std::memory_order_relaxed);
-          s.slots.release();
-          s.live.done();
+          s.drive(conn);
         },
         {.name = "http-conn"})
         .detach();
   }
   s.draining.store(true, std::memory_order_release);
   s.live.wait();
+  s.revive.close();
+  reviver.join();
   s.clock_stop.close();
   clock.join();
   runtime::JoinHandle<void> closer;
