@@ -210,7 +210,7 @@ class Connection {
       : srv_(srv), stream_(std::move(s)), peer_(peer), peer_host_(peer.host()), bufs_(nullptr) {
     wake_.bind_callback(
         [](runtime::Waiter& w) {
-          auto* c = static_cast<Connection*>(w.context);
+          auto* c = static_cast<Connection*>(w.context());
           (void)c->srv_.revive.try_send(c);  // unbounded and open until every connection ends
         },
         this);

@@ -171,26 +171,23 @@ struct CleanPath {
 // Normalizes a decoded path starting with '/': drops empty and "."
 // segments, pops one for "..". False if ".." would climb above the root.
 bool normalize(std::string_view decoded, CleanPath& out) {
-  std::vector<std::string_view> segments;
+  out.rel.clear();
   std::string_view last;
   for (size_t i = 1;;) {
     const size_t slash = decoded.find('/', i);
     last = decoded.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
     if (last == "..") {
-      if (segments.empty()) return false;
-      segments.pop_back();
+      if (out.rel.empty()) return false;
+      const size_t cut = out.rel.rfind('/');
+      out.rel.resize(cut == std::string::npos ? 0 : cut);
     } else if (!last.empty() && last != ".") {
-      segments.push_back(last);
+      if (!out.rel.empty()) out.rel += '/';
+      out.rel += last;
     }
     if (slash == std::string_view::npos) break;
     i = slash + 1;
   }
   out.directory = last.empty() || last == "." || last == "..";
-  out.rel.clear();
-  for (std::string_view s : segments) {
-    if (!out.rel.empty()) out.rel += '/';
-    out.rel += s;
-  }
   return true;
 }
 
@@ -809,7 +806,7 @@ StaticFiles::Impl::Found StaticFiles::Impl::find(const std::string& path, Coding
     key += coding_name(coding);
   }
   if (std::shared_ptr<const CachedFile> f = cache->find(key)) {
-    if (!f->claim_revalidation(Clock::now()) || unchanged(*f)) {
+    if (!f->claim_revalidation(runtime::coarse_now()) || unchanged(*f)) {
       hits.fetch_add(1, std::memory_order_relaxed);
       return Found{std::move(f)};
     }

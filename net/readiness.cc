@@ -97,7 +97,7 @@ Result<FdState*> ReadinessDriver::state_of(Socket& s) {
 void ReadinessDriver::wake_list(ReadinessDriver* home, runtime::Waiter* list,
                                 runtime::WakeReason reason) {
   for (runtime::Waiter* w = list; w; w = w->next) {
-    if (w->on_wake) home->waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    if (w->callback) home->waiting_.fetch_sub(1, std::memory_order_seq_cst);
   }
   runtime::wake_all(list, reason);
 }

@@ -5,7 +5,7 @@
 // A *fiber* is a function with its own stack and saved registers (a Boost
 // fcontext). A *worker* is an OS thread that runs fibers one at a time; its
 // own thread stack is the *scheduler context*, where it looks for work and
-// sleeps. Each worker owns a local run queue (a 256-slot ring others can steal
+// sleeps. Each worker owns a local run queue (a 1024-slot ring others can steal
 // half of), a `runnext` slot, a timer heap, and optionally an EventSource
 // (the I/O manager). A global queue takes overflow and fibers made ready by
 // threads that are not workers.
@@ -954,7 +954,7 @@ void wake(Waiter& w, WakeReason reason) noexcept {
       if (outside_job) s->outside_jobs.fetch_sub(1, std::memory_order_seq_cst);
       s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
     }
-  } else if (w.thread) {
+  } else if (!w.callback) {
     w.thread->unpark();
   } else {
     w.on_wake(w);

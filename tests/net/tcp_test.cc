@@ -245,7 +245,7 @@ TEST_CASE("notify_readable wakes a callback, not a fiber, when bytes arrive or t
     Channel<WakeReason> fired;  // unbounded: try_send from the callback never fails
     Waiter w;
     w.bind_callback(
-        [](Waiter& me) { static_cast<Channel<WakeReason>*>(me.context)->try_send(me.reason); },
+        [](Waiter& me) { static_cast<Channel<WakeReason>*>(me.context())->try_send(me.reason); },
         &fired);
 
     REQUIRE(s.notify_readable(w).ok());
