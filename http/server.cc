@@ -6,7 +6,7 @@
 // end of the current head while its body is read, so the views stay valid.
 //
 // Between requests a connection holds no buffer: it waits for the next
-// request by reading into a 1 KiB array of its own, and takes a buffer (from
+// request by reading into a 512-byte array of its own, and takes a buffer (from
 // a per-thread free list) once bytes arrive. If it stays quiet for
 // hibernate_after, it hibernates: its fiber ends, and the I/O manager watches
 // the socket with a callback waiter (TcpStream::notify_readable) that sends
@@ -97,13 +97,18 @@ void append_number(std::string& out, uint64_t v) {
   out.append(tmp, r.ptr);
 }
 
-constexpr size_t kInitialBuffer = 16 * 1024;
-constexpr size_t kIdleRead = 1024;  // what an idle connection reads into
+// A connection's input buffer starts at one page and doubles for larger heads.
+constexpr size_t kInitialBuffer = 4 * 1024;
+constexpr size_t kIdleRead = 512;  // what an idle connection reads into
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kPipelineFlush = 64 * 1024;  // queued response bytes that force a write
-constexpr uint64_t kDrainLimit = 256 * 1024;
-constexpr size_t kCopyBodyMax = 16 * 1024;  // body views up to this are copied behind the head  //
-                                            // unread body worth reading to keep the connection
+constexpr uint64_t kDrainLimit = 256 * 1024;  // unread body worth reading to keep the connection
+// Parser storage a connection starts with (1 KiB); a head with more field
+// lines grows it to ParserLimits::fields.
+constexpr size_t kInitialFields = 32;
+// Body views up to this are copied behind the head (so pipelined answers
+// join one write); larger ones leave from where they are, in one writev.
+constexpr size_t kCopyBodyMax = 2 * 1024;
 
 // A connection's input buffer: bytes as read, not zero-filled.
 class InBuffer {
@@ -126,7 +131,7 @@ class InBuffer {
 
 // The memory a connection works in. A connection that ends leaves it on a
 // per-thread free list for the next one, so accepting a connection touches
-// warm memory instead of allocating and zero-filling 16 KiB and the parser's
+// warm memory instead of allocating and zero-filling its input buffer and the parser's
 // field array.
 struct ConnBuffers {
   InBuffer in;
@@ -148,11 +153,11 @@ struct ConnBuffers {
   }
 
   // Keeps `b` for the next connection on this thread, unless the cache is
-  // full or `b` grew past its initial size (a large request's buffer goes).
+  // full or `b` grew large (a large request's buffer goes).
   static void give(std::unique_ptr<ConnBuffers> b) {
     std::vector<std::unique_ptr<ConnBuffers>>& c = cache();
-    if (c.size() >= kMaxCached || b->in.size() != kInitialBuffer ||
-        b->out.capacity() > kPipelineFlush)
+    if (c.size() >= kMaxCached || b->in.size() > 4 * kInitialBuffer ||
+        b->fields.size() > kInitialFields || b->out.capacity() > kPipelineFlush)
       return;
     b->out.clear();
     c.push_back(std::move(b));
@@ -272,7 +277,7 @@ class Connection {
   std::vector<Header>& fields_() { return bufs_->fields; }
   std::string& out_() { return bufs_->out; }  // response bytes not yet written
   void take_buffers() {
-    if (!bufs_) bufs_ = ConnBuffers::take(srv_.options.limits.fields);
+    if (!bufs_) bufs_ = ConnBuffers::take(std::min(srv_.options.limits.fields, kInitialFields));
   }
   void release_buffers() {
     if (bufs_) ConnBuffers::give(std::move(bufs_));
@@ -661,6 +666,14 @@ bool Connection::run() {
     for (;;) {
       r = end_ > 0 ? parse_request(buffered(), fields_(), limits, state, head)
                    : ParseResult{ParseStatus::kIncomplete};
+      if (r.status == ParseStatus::kError && r.error_status == 431 &&
+          state.fields == fields_().size() && fields_().size() < limits.fields) {
+        // More field lines than the starting storage holds: grow it to the
+        // limit and parse the head again from the start.
+        fields_().resize(limits.fields);
+        state = ParseState{};
+        continue;
+      }
       if (r.status != ParseStatus::kIncomplete) break;
       // Answers to pipelined requests go out before we wait for more.
       if (!flush()) return false;

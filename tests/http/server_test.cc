@@ -328,6 +328,28 @@ TEST_CASE("shutdown closes hibernated connections at once") {
   });
 }
 
+TEST_CASE("a head with up to limits.fields field lines is served, one more is answered 431") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.limits.fields = 80;  // above the storage a connection starts with
+    TestServer t(o);
+    auto head_with = [](int n) {
+      std::string h = "GET /path HTTP/1.1\r\nHost: x\r\n";
+      for (int i = 1; i < n; ++i) h += "X-F" + std::to_string(i) + ": v\r\n";
+      return h + "\r\n";
+    };
+    Client c = t.connect();
+    REQUIRE(c.send(head_with(80)));
+    CHECK(c.read().status == 200);
+    REQUIRE(c.send(head_with(40)));  // the same connection, after its storage grew
+    CHECK(c.read().status == 200);
+    Client d = t.connect();
+    REQUIRE(d.send(head_with(81)));
+    CHECK(d.read().status == 431);
+    CHECK(d.closed_by_server());
+  });
+}
+
 TEST_CASE("a body over the limit is answered 413") {
   for_each_backend([](net::Backend, int) {
     ServerOptions o;
