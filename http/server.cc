@@ -254,7 +254,7 @@ class Connection {
   Result<size_t> fill(Deadline d);
   // Waits for the next request with nothing buffered, holding no buffers;
   // its first bytes land at the start of in_().
-  Result<size_t> read_idle(Deadline d);
+  Result<size_t> read_idle(Deadline d, bool expect_wait);
   Result<void> flush();
   Deadline write_deadline() const { return runtime::coarse_now() + srv_.options.write_timeout; }
 
@@ -326,9 +326,10 @@ Result<size_t> Connection::fill(Deadline d) {
   return stream_.read(in_().data() + end_, std::min(in_().size() - end_, kReadChunk * 4), d);
 }
 
-Result<size_t> Connection::read_idle(Deadline d) {
+Result<size_t> Connection::read_idle(Deadline d, bool expect_wait) {
   release_buffers();
-  Result<size_t> n = stream_.read(idle_buf_, sizeof idle_buf_, d);
+  Result<size_t> n = expect_wait ? stream_.read_expecting_wait(idle_buf_, sizeof idle_buf_, d)
+                                 : stream_.read(idle_buf_, sizeof idle_buf_, d);
   if (n && *n > 0) {
     take_buffers();
     std::memcpy(in_().data(), idle_buf_, *n);
@@ -650,6 +651,7 @@ bool Connection::handle(Request& req) {
 bool Connection::run() {
   const ParserLimits& limits = srv_.options.limits;
   hibernating_.store(false, std::memory_order_relaxed);
+  bool first_read = true;
   for (;;) {
     // Between requests: move what was pipelined to the front.
     if (begin_ > 0) {
@@ -688,10 +690,15 @@ bool Connection::run() {
         const auto nap = srv_.options.hibernate_after;
         may_hibernate = nap.count() > 0 && runtime::coarse_now() + nap < idle_until_;
       }
-      Result<size_t> n = !waiting_first_byte ? fill(header_deadline)
-                         : may_hibernate
-                             ? read_idle(runtime::coarse_now() + srv_.options.hibernate_after)
-                             : read_idle(idle_until_);
+      // The first read of a run() (a new connection, held by the kernel
+      // until its bytes came, or one just woken) finds its bytes there;
+      // later ones follow an answer, and usually wait.
+      Result<size_t> n =
+          !waiting_first_byte ? fill(header_deadline)
+          : may_hibernate
+              ? read_idle(runtime::coarse_now() + srv_.options.hibernate_after, !first_read)
+              : read_idle(idle_until_, !first_read);
+      first_read = false;
       if (!n && n.error() == ETIMEDOUT && may_hibernate) {
         // Quiet for a while: end this fiber; the I/O manager watches the
         // socket and the reviver starts a new fiber for the next request.

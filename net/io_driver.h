@@ -75,6 +75,12 @@ class IoDriver : public runtime::EventSource {
 
   // At least one byte, or 0 at end of stream.
   virtual Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) = 0;
+  // recv() for a caller that expects to wait for the bytes (a keep-alive
+  // connection that has just answered): a completion backend waits for
+  // readiness first instead of trying a read that would fail. Same results.
+  virtual Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
+    return recv(s, buf, len, d);
+  }
   virtual Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) = 0;
   virtual Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) = 0;
   // A new non-blocking, close-on-exec descriptor; the peer's address in *peer.

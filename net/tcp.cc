@@ -46,6 +46,13 @@ Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d) {
   return driver("TcpStream::read").recv(*sock_, buf, len, d);
 }
 
+Result<size_t> TcpStream::read_expecting_wait(void* buf, size_t len, Deadline d) {
+  if (!sock_) return Result<size_t>::failure(EBADF);
+  if (armed_) [[unlikely]]
+    armed_.reset();
+  return driver("TcpStream::read_expecting_wait").recv_expecting_wait(*sock_, buf, len, d);
+}
+
 Result<void> TcpStream::notify_readable(runtime::Waiter& w) {
   IoDriver& io = driver("TcpStream::notify_readable");
   if (!sock_) return Result<void>::failure(EBADF);

@@ -39,6 +39,9 @@ class TcpStream {
 
   // Reads at least one byte, or returns 0 at end of stream.
   Result<size_t> read(void* buf, size_t len, Deadline d = kNoDeadline);
+  // read(), for a caller that expects to wait for the bytes (a connection
+  // between requests): saves the backend a read attempt bound to fail.
+  Result<size_t> read_expecting_wait(void* buf, size_t len, Deadline d = kNoDeadline);
   // Reads exactly `len` bytes, or fails (kErrUnexpectedEof at end of stream).
   Result<void> read_exact(void* buf, size_t len, Deadline d = kNoDeadline);
   // Writes all `len` bytes, or fails.

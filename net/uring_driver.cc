@@ -194,6 +194,8 @@ class UringDriver final : public IoDriver {
 
   Backend backend() const noexcept override { return Backend::kIoUring; }
   Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
+  // IORING_RECVSEND_POLL_FIRST: arm the poll without the failing attempt.
+  Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) override;
   Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
   Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
   Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
@@ -504,6 +506,16 @@ Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
   len = std::min(len, kMaxLen);
   return bytes(s, run("io_uring recv", &s, d,
                       [&](io_uring_sqe* e) { io_uring_prep_recv(e, s.fd(), buf, len, 0); }));
+}
+
+Result<size_t> UringDriver::recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
+  Socket::Use use(s);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  len = std::min(len, kMaxLen);
+  return bytes(s, run("io_uring recv", &s, d, [&](io_uring_sqe* e) {
+                 io_uring_prep_recv(e, s.fd(), buf, len, 0);
+                 e->ioprio |= IORING_RECVSEND_POLL_FIRST;
+               }));
 }
 
 Result<size_t> UringDriver::send(Socket& s, const void* buf, size_t len, Deadline d) {

@@ -267,6 +267,34 @@ TEST_CASE("notify_readable wakes a callback, not a fiber, when bytes arrive or t
   });
 }
 
+TEST_CASE("read_expecting_wait returns bytes that come later, then 0 at end of stream") {
+  for_each_backend([](Backend, int) {
+    EchoServer server;
+    auto c = TcpStream::connect(server.addr);
+    REQUIRE(c.ok());
+    TcpStream& s = c.value();
+    auto writer = spawn([&s] {
+      this_fiber::sleep_for(30ms);  // the reader is waiting by now
+      return s.write("late", 4).ok();
+    });
+    char buf[8];
+    size_t got = 0;
+    while (got < 4) {
+      auto n = s.read_expecting_wait(buf + got, sizeof buf - got, Clock::now() + 5s);
+      REQUIRE(n.ok());
+      REQUIRE(*n > 0);
+      got += *n;
+    }
+    CHECK(writer.join());
+    CHECK(std::string(buf, 4) == "late");
+    CHECK(s.read_expecting_wait(buf, sizeof buf, Clock::now() + 30ms).error() == ETIMEDOUT);
+    REQUIRE(s.shutdown(SHUT_WR).ok());  // the echo server then closes its side
+    auto end = s.read_expecting_wait(buf, sizeof buf, Clock::now() + 5s);
+    REQUIRE(end.ok());
+    CHECK(*end == 0);
+  });
+}
+
 TEST_CASE("a peer reset gives an error value") {
   for_each_backend([](Backend, int) {
     auto l = TcpListener::bind(loopback());
