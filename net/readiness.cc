@@ -148,7 +148,12 @@ Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
   ReadinessDriver* home = st->home;
   home->waiting_.fetch_add(1, std::memory_order_seq_cst);
   const char* what = write ? "fd write" : "fd read";
-  if (home == this) {
+  // Against the driver of the worker running this fiber now, not `this`:
+  // callers loop over one driver across parks (retry(), TcpStream's write
+  // and sendfile loops), so the fiber may have moved to another worker. A
+  // select/poll home that is not ours must be interrupted, or it sleeps in a
+  // wait without this descriptor until something else wakes it.
+  if (home == current_driver()) {
     runtime::park(st->mu, w, d, what, st);
   } else {
     // The home may be asleep in a wait that does not cover this descriptor.
