@@ -625,10 +625,12 @@ bool Connection::handle(Request& req) {
     // Headers only.
   } else if (res.file_fd_ >= 0) {
     (void)stream_.set_cork(true);
+    size_t sent = 0;
     ok = flush().ok() &&
-         stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline()).ok();
+         stream_.sendfile(res.file_fd_, res.file_offset_, res.file_len_, write_deadline(), &sent)
+             .ok();
     (void)stream_.set_cork(false);
-    bytes_sent_ = ok ? res.file_len_ : 0;
+    bytes_sent_ = sent;  // an aborted download logs what went out
   } else if (!res.body_view_.empty()) {
     bytes_sent_ = res.body_view_.size();
     if (res.body_view_.size() <= kCopyBodyMax) {

@@ -127,8 +127,11 @@ Result<void> TcpStream::writev(const iovec* iov, int iovcnt, Deadline d) {
   return {};
 }
 
-Result<void> TcpStream::sendfile(int file_fd, off_t offset, size_t len, Deadline d) {
+Result<void> TcpStream::sendfile(int file_fd, off_t offset, size_t len, Deadline d, size_t* sent) {
   IoDriver& io = driver("TcpStream::sendfile");
+  size_t unused;
+  if (!sent) sent = &unused;
+  *sent = 0;
   if (!sock_) return Result<void>::failure(EBADF);
   while (len > 0) {
     Result<size_t> n = io.sendfile(*sock_, file_fd, offset, len, d);
@@ -136,6 +139,7 @@ Result<void> TcpStream::sendfile(int file_fd, off_t offset, size_t len, Deadline
     if (*n == 0) return Result<void>::failure(kErrUnexpectedEof);  // the file is shorter
     offset += static_cast<off_t>(*n);
     len -= *n;
+    *sent += *n;
   }
   return {};
 }

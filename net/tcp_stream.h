@@ -50,7 +50,9 @@ class TcpStream {
   Result<void> writev(const iovec* iov, int iovcnt, Deadline d = kNoDeadline);
   // Sends `len` bytes of the regular file `file_fd` from `offset`, without
   // copying them through user space; all of them or fails.
-  Result<void> sendfile(int file_fd, off_t offset, size_t len, Deadline d = kNoDeadline);
+  // `*sent`, if given, counts the bytes that went out, on failure too.
+  Result<void> sendfile(int file_fd, off_t offset, size_t len, Deadline d = kNoDeadline,
+                        size_t* sent = nullptr);
 
   // Arms the callback waiter `w` (runtime::Waiter::bind_callback) to be woken
   // once when the stream has bytes to read, reached end of stream, failed or
