@@ -43,7 +43,9 @@ int main(int argc, char** argv) {
     runtime::Options o = flags.runtime_options(&backend);
     runtime::Runtime rt(o);
     return rt.run([&] {
-      auto l = net::TcpListener::bind(addr);
+      // HTTP clients speak first: the kernel holds a new connection until its
+      // request arrives (at most the server's 15 s header timeout).
+      auto l = net::TcpListener::bind(addr, {.defer_accept_s = 15});
       if (!l) {
         std::fprintf(stderr, "hello: cannot listen on %s: %s\n", addr.to_string().c_str(),
                      l.message().c_str());
