@@ -20,17 +20,6 @@ namespace weft::net {
 
 namespace {
 
-// The longest a list driver blocks, even with nothing due: the interest set
-// is a snapshot taken before the wait, and a waiter that reaches it without
-// the interrupt the protocol requires would otherwise wait forever (seen
-// once, under AddressSanitizer with four workers: every worker in poll(-1)
-// until a signal broke the wait). Go's sysmon polls the network every 10 ms
-// for the same kind of reason. 100 ms costs an idle worker ten wake-ups a
-// second.
-constexpr int kMaxWaitMs = 100;
-
-int capped(int ms) { return ms < 0 || ms > kMaxWaitMs ? kMaxWaitMs : ms; }
-
 using detail::FdState;
 
 class ListDriver : public ReadinessDriver {
@@ -89,7 +78,7 @@ class PollDriver final : public ListDriver {
       fds_.push_back(
           {i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)), 0});
     }
-    int n = ::poll(fds_.data(), fds_.size(), capped(timeout_ms(d)));
+    int n = ::poll(fds_.data(), fds_.size(), timeout_ms(d));
     if (n <= 0) return;
     if (fds_[0].revents) drain_wake_fd();
     for (size_t k = 1; k < fds_.size(); ++k) {
@@ -140,9 +129,15 @@ class SelectDriver final : public ListDriver {
       if (i.write) FD_SET(i.st->fd, &wr);
       if (i.st->fd > maxfd) maxfd = i.st->fd;
     }
-    const int ms = capped(timeout_ms(d));
-    timeval tv{ms / 1000, (ms % 1000) * 1000};
-    int n = ::select(maxfd + 1, &rd, &wr, nullptr, &tv);
+    timeval tv;
+    timeval* tp = nullptr;
+    int ms = timeout_ms(d);
+    if (ms >= 0) {
+      tv.tv_sec = ms / 1000;
+      tv.tv_usec = (ms % 1000) * 1000;
+      tp = &tv;
+    }
+    int n = ::select(maxfd + 1, &rd, &wr, nullptr, tp);
     if (n <= 0) return;
     if (FD_ISSET(wake_fd(), &rd)) drain_wake_fd();
     for (const Interest& i : interest_) {
