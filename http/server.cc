@@ -252,9 +252,13 @@ class Connection {
   // Reads more bytes after end_, first moving unconsumed bytes down to floor_
   // or growing the buffer. 0 at end of stream.
   Result<size_t> fill(Deadline d);
-  // Waits for the next request with nothing buffered, holding no buffers;
-  // its first bytes land at the start of in_().
-  Result<size_t> read_idle(Deadline d, bool expect_wait);
+  // Waits for the next request with nothing buffered, holding no buffers,
+  // until the keep-alive deadline; its first bytes land at the start of
+  // in_(). EAGAIN: quiet for hibernate_after, time to hibernate().
+  Result<size_t> read_idle(bool expect_wait);
+  // Ends this fiber's hold on the connection: arms the reviver's wake-up.
+  // True if armed (`this` may run elsewhere at once), false if closed.
+  bool hibernate();
   Result<void> flush();
   Deadline write_deadline() const { return runtime::coarse_now() + srv_.options.write_timeout; }
 
@@ -326,15 +330,30 @@ Result<size_t> Connection::fill(Deadline d) {
   return stream_.read(in_().data() + end_, std::min(in_().size() - end_, kReadChunk * 4), d);
 }
 
-Result<size_t> Connection::read_idle(Deadline d, bool expect_wait) {
+Result<size_t> Connection::read_idle(bool expect_wait) {
+  const Deadline now = runtime::coarse_now();
+  if (idle_until_ == runtime::kNoDeadline) idle_until_ = now + srv_.options.keepalive_timeout;
+  const auto nap = srv_.options.hibernate_after;
+  const bool may_hibernate = nap.count() > 0 && now + nap < idle_until_;
+  const Deadline d = may_hibernate ? now + nap : idle_until_;
   release_buffers();
   Result<size_t> n = expect_wait ? stream_.read_expecting_wait(idle_buf_, sizeof idle_buf_, d)
                                  : stream_.read(idle_buf_, sizeof idle_buf_, d);
+  if (!n && n.error() == ETIMEDOUT && may_hibernate) return Result<size_t>::failure(EAGAIN);
+  idle_until_ = runtime::kNoDeadline;
   if (n && *n > 0) {
     take_buffers();
     std::memcpy(in_().data(), idle_buf_, *n);
   }
   return n;
+}
+
+bool Connection::hibernate() {
+  hibernated_until_.store(idle_until_.time_since_epoch().count(), std::memory_order_relaxed);
+  hibernating_.store(true, std::memory_order_release);
+  if (stream_.notify_readable(wake_)) return true;
+  hibernating_.store(false, std::memory_order_relaxed);
+  return false;
 }
 
 Result<void> Connection::flush() {
@@ -684,33 +703,14 @@ bool Connection::run() {
       if (srv_.draining.load(std::memory_order_acquire) && end_ == 0) return false;
       const bool waiting_first_byte = end_ == 0;
       idle_.store(waiting_first_byte, std::memory_order_release);
-      bool may_hibernate = false;
-      if (waiting_first_byte && idle_until_ == runtime::kNoDeadline) {
-        idle_until_ = runtime::coarse_now() + srv_.options.keepalive_timeout;
-      }
-      if (waiting_first_byte) {
-        const auto nap = srv_.options.hibernate_after;
-        may_hibernate = nap.count() > 0 && runtime::coarse_now() + nap < idle_until_;
-      }
       // The first read of a run() (a new connection, held by the kernel
       // until its bytes came, or one just woken) finds its bytes there;
       // later ones follow an answer, and usually wait.
-      Result<size_t> n =
-          !waiting_first_byte ? fill(header_deadline)
-          : may_hibernate
-              ? read_idle(runtime::coarse_now() + srv_.options.hibernate_after, !first_read)
-              : read_idle(idle_until_, !first_read);
+      Result<size_t> n = waiting_first_byte ? read_idle(!first_read) : fill(header_deadline);
       first_read = false;
-      if (!n && n.error() == ETIMEDOUT && may_hibernate) {
-        // Quiet for a while: end this fiber; the I/O manager watches the
-        // socket and the reviver starts a new fiber for the next request.
-        hibernated_until_.store(idle_until_.time_since_epoch().count(), std::memory_order_relaxed);
-        hibernating_.store(true, std::memory_order_release);
-        if (stream_.notify_readable(wake_)) return true;  // `this` may be running elsewhere now
-        hibernating_.store(false, std::memory_order_relaxed);
-        return false;  // closed meanwhile
-      }
-      if (waiting_first_byte) idle_until_ = runtime::kNoDeadline;
+      // Quiet for a while: end this fiber; the I/O manager watches the
+      // socket and the reviver starts a new fiber for the next request.
+      if (waiting_first_byte && !n && n.error() == EAGAIN) return hibernate();
       idle_.store(false, std::memory_order_release);
       if (!n) {
         if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");

@@ -40,17 +40,19 @@ Result<TcpStream> TcpStream::connect(const SocketAddress& addr, Deadline d) {
 }
 
 Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d) {
-  if (!sock_) return Result<size_t>::failure(EBADF);
-  if (armed_) [[unlikely]]
-    armed_.reset();  // the notify_readable() wait is over
-  return driver("TcpStream::read").recv(*sock_, buf, len, d);
+  return receive(buf, len, d, false);
 }
 
 Result<size_t> TcpStream::read_expecting_wait(void* buf, size_t len, Deadline d) {
+  return receive(buf, len, d, true);
+}
+
+Result<size_t> TcpStream::receive(void* buf, size_t len, Deadline d, bool expect_wait) {
   if (!sock_) return Result<size_t>::failure(EBADF);
+  IoDriver& io = driver("TcpStream::read");
   if (armed_) [[unlikely]]
-    armed_.reset();
-  return driver("TcpStream::read_expecting_wait").recv_expecting_wait(*sock_, buf, len, d);
+    armed_.reset();  // the notify_readable() wait is over
+  return expect_wait ? io.recv_expecting_wait(*sock_, buf, len, d) : io.recv(*sock_, buf, len, d);
 }
 
 Result<void> TcpStream::notify_readable(runtime::Waiter& w) {

@@ -78,6 +78,7 @@ class TcpStream {
 
  private:
   static IoDriver& driver(const char* call);
+  Result<size_t> receive(void* buf, size_t len, Deadline d, bool expect_wait);
   std::unique_ptr<Socket> sock_;
   // Held from notify_readable() to the next read(): a close meanwhile shuts
   // the socket down (waking the waiter) instead of releasing the descriptor

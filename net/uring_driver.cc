@@ -215,6 +215,8 @@ class UringDriver final : public IoDriver {
   size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
 
  private:
+  // recv() and recv_expecting_wait(): a RECV SQE with `ioprio` flags.
+  static Result<size_t> receive(Socket& s, void* buf, size_t len, Deadline d, unsigned ioprio);
   // The driver of the worker running the calling fiber, its ring started.
   static UringDriver& local();
   // Runs one operation that `prep` fills in, cancelled at `d`; parks until
@@ -500,22 +502,22 @@ Result<size_t> bytes(const Socket& s, int res) {
   return static_cast<size_t>(res);
 }
 
-Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
-  Socket::Use use(s);
-  if (!use) return Result<size_t>::failure(ECANCELED);
-  len = std::min(len, kMaxLen);
-  return bytes(s, run("io_uring recv", &s, d,
-                      [&](io_uring_sqe* e) { io_uring_prep_recv(e, s.fd(), buf, len, 0); }));
-}
-
-Result<size_t> UringDriver::recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
+Result<size_t> UringDriver::receive(Socket& s, void* buf, size_t len, Deadline d, unsigned ioprio) {
   Socket::Use use(s);
   if (!use) return Result<size_t>::failure(ECANCELED);
   len = std::min(len, kMaxLen);
   return bytes(s, run("io_uring recv", &s, d, [&](io_uring_sqe* e) {
                  io_uring_prep_recv(e, s.fd(), buf, len, 0);
-                 e->ioprio |= IORING_RECVSEND_POLL_FIRST;
+                 e->ioprio |= ioprio;
                }));
+}
+
+Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
+  return receive(s, buf, len, d, 0);
+}
+
+Result<size_t> UringDriver::recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
+  return receive(s, buf, len, d, IORING_RECVSEND_POLL_FIRST);
 }
 
 Result<size_t> UringDriver::send(Socket& s, const void* buf, size_t len, Deadline d) {
