@@ -10,10 +10,9 @@
 
 #include "net/backend.h"
 #include "runtime/runtime.h"
+#include "tests/runtime/matrix.h"
 
 namespace weft::net::testing {
-
-inline constexpr int kWorkerCounts[] = {1, 4};
 
 // Lets the process open as many descriptors as the hard limit allows.
 inline void raise_fd_limit() {
@@ -25,14 +24,14 @@ inline void raise_fd_limit() {
 
 // Runs `body(backend, workers)` as the main fiber of a fresh runtime for
 // every backend and worker count. WEFT_TEST_BACKEND=<name> narrows the run
-// to one backend while debugging it.
+// to one backend, WEFT_TEST_WORKERS=<n> to one worker count.
 template <class F>
 void for_each_backend(F body) {
   raise_fd_limit();
   const char* only = std::getenv("WEFT_TEST_BACKEND");
   for (Backend b : kAllBackends) {
     if (only && *only && parse_backend(only) != b) continue;
-    for (int n : kWorkerCounts) {
+    for (int n : runtime::testing::worker_counts()) {
       INFO("backend = " << std::string(backend_name(b)) << ", workers = " << n);
       runtime::Options o;
       o.workers = n;

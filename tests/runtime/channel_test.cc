@@ -169,7 +169,7 @@ TEST_CASE("deadline receives racing with senders lose no value") {
 }
 
 TEST_CASE("a plain OS thread can send into a channel") {
-  for (int n : weft::runtime::testing::kWorkerCounts) {
+  for (int n : weft::runtime::testing::worker_counts()) {
     Options o;
     o.workers = n;
     Runtime rt(o);

@@ -94,7 +94,7 @@ class ManualSource : public EventSource {
 }  // namespace
 
 TEST_CASE("an idle worker waits in its event source and wakes the fiber whose event arrived") {
-  for (int n : weft::runtime::testing::kWorkerCounts) {
+  for (int n : weft::runtime::testing::worker_counts()) {
     INFO("workers = " << n);
     std::mutex mu;
     std::vector<ManualSource*> sources;

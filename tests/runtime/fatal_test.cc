@@ -29,7 +29,7 @@ int recurse(int depth) {
 }  // namespace
 
 TEST_CASE("a deadlock is reported with the waiting fibers") {
-  for (int n : weft::runtime::testing::kWorkerCounts) {
+  for (int n : weft::runtime::testing::worker_counts()) {
     INFO("workers = " << n);
     auto r = run_in_child([n] {
       Options o;
