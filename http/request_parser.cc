@@ -63,16 +63,7 @@ bool in(const std::array<bool, 256>& set, char c) { return set[static_cast<unsig
 // The reason for refusing byte `c`: a CR here can only be a bare CR.
 const char* why(char c, const char* reason) { return c == '\r' ? "bare CR" : reason; }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
-    if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
-    if (x != y) return false;
-  }
-  return true;
-}
+bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }
 
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
@@ -396,6 +387,26 @@ ParseResult parse_request(std::string_view buf, std::span<Header> storage,
   if (scan.status != ParseStatus::kComplete) return scan;
   state = {};
   return parse_head(buf.substr(0, scan.consumed), storage, limits, out);
+}
+
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+    if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool is_field_name(std::string_view name) noexcept {
+  return !name.empty() &&
+         std::all_of(name.begin(), name.end(), [](char c) { return in(kTchar, c); });
+}
+
+bool is_field_value(std::string_view value) noexcept {
+  return std::all_of(value.begin(), value.end(), [](char c) { return in(kValueByte, c); });
 }
 
 const Header* find_header(const RequestHead& head, std::string_view name) {

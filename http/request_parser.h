@@ -99,6 +99,14 @@ ParseResult parse_request(std::string_view buf, std::span<Header> storage,
 // The first field named `name` (ASCII case-insensitive), or nullptr.
 const Header* find_header(const RequestHead& head, std::string_view name);
 
+// Whether `name` is a field name: a non-empty token (RFC 9110 §5.1).
+bool is_field_name(std::string_view name) noexcept;
+// Whether `value` may be a field value: no control byte but HTAB (RFC 9110
+// §5.5), so no CR, LF or NUL; obs-text is allowed.
+bool is_field_value(std::string_view value) noexcept;
+// ASCII case-insensitive equality, as field names and tokens compare.
+bool ascii_iequals(std::string_view a, std::string_view b) noexcept;
+
 // Splits one field line, without its CRLF, by RFC 9112 §5 (no obs-fold, no
 // whitespace before the colon, no control characters but HTAB in the value).
 // Returns nullptr on success, else why it is malformed (answer 400).

@@ -8,11 +8,38 @@
 //   res.set_body(R"({"ok":true})");                        // status stays 200
 //   res.set_file(fd, 0, size);                             // sent with sendfile
 //   res.write("part 1\n"); res.write("part 2\n");          // chunked
+//
+// # The header contract: a field is valid when set, or it is not set
+//
+// set_header() and add_header() throw InvalidHeader for a name that is not a
+// token (RFC 9110 §5.1) or a value holding a control byte other than HTAB
+// (§5.5: CR, LF and NUL among them), the same rule the request parser
+// applies to what clients send. A CR LF in a value would end the field and
+// let whoever chose the value write fields (Set-Cookie) or a whole second
+// response of their own: response splitting. Handlers routinely copy
+// request data (a query parameter, a file name) into a field, so the check
+// cannot be left to each of them.
+//
+// Why throw at set time, rather than answer 500 when the head is written:
+//  - the error surfaces at the line that made it, naming the field, while
+//    the handler can still decide (catch InvalidHeader and answer 400, or
+//    encode the value);
+//  - a handler that does not catch it gets what any throwing handler gets:
+//    the server logs the request line and the error, answers 500 and closes
+//    the connection. Fail-closed, and not one byte of the field is sent;
+//  - the head may already be on its way when a streaming handler writes,
+//    so a check at serialization could only cut the connection; and stripping
+//    or replacing the bytes silently would hide the bug and change the value.
+// The check is one pass over bytes the handler just produced. Status lines
+// need none: the status is a number and its reason phrase a fixed string.
+// set_raw_headers() is not checked: its bytes are the caller's own,
+// prepared in advance (the file cache builds them from a stat and a type).
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,18 +53,28 @@ namespace detail {
 class Connection;
 }
 
+// A header field a handler tried to set that would not be one valid field
+// line (see the header contract above).
+class InvalidHeader : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
 class Response {
  public:
   void set_status(int status) noexcept { status_ = status; }
   int status() const noexcept { return status_; }
   // Replaces any field of that name (case-insensitive); Date, Server,
-  // Connection and the body framing fields are the server's.
+  // Connection and the body framing fields are the server's. Throws
+  // InvalidHeader for a name that is not a token or a value with a control
+  // byte other than HTAB.
   void set_header(std::string_view name, std::string_view value);
-  // Adds a field, keeping others of the same name (e.g. Set-Cookie).
+  // Adds a field, keeping others of the same name (e.g. Set-Cookie). Throws
+  // InvalidHeader as set_header() does.
   void add_header(std::string_view name, std::string_view value);
   // Header lines prepared in advance ("Name: value\r\n" each), sent verbatim
-  // after the server's own; the bytes must outlive the handler's return (a
-  // file cache keeps them). Cheetah's precomputed headers.
+  // after the server's own and not checked; the bytes must outlive the
+  // handler's return (a file cache keeps them). Cheetah's precomputed headers.
   void set_raw_headers(std::string_view lines) noexcept { raw_headers_ = lines; }
 
   void set_body(std::string body) { body_ = std::move(body); }

@@ -441,6 +441,12 @@ TEST_CASE("directories: 301 to add the slash, the index, 403 without one, 404 fo
     CHECK(s.fetch("//evil").header("location") == "/evil/");
     CHECK(s.fetch("///evil").header("location") == "/evil/");
     CHECK(s.fetch("/./evil").header("location") == "/evil/");
+    // A name with a line break in it cannot break the Location field.
+    t.mkdir("a\r\nSet-Cookie: x=1");
+    r = s.fetch("/a%0d%0aSet-Cookie:%20x=1?q=%0d%0a");
+    CHECK(r.status == 301);
+    CHECK(r.header("location") == "/a%0D%0ASet-Cookie%3A%20x%3D1/?q=%0d%0a");
+    CHECK(r.header("set-cookie").empty());
 
     r = s.fetch("/docs/");
     CHECK(r.status == 200);
