@@ -171,6 +171,26 @@ bool valid_host(std::string_view h) {
   return true;
 }
 
+// Whether the Host field names the authority of an absolute-form target:
+// hosts equal ignoring ASCII case, ports equal as numbers, a missing or
+// empty port being the scheme's default (RFC 3986 §6.2.3). Both were
+// checked by valid_host(), so a port is digits only.
+bool same_authority(std::string_view authority, std::string_view host,
+                    std::string_view default_port) {
+  auto split = [default_port](std::string_view a, std::string_view& name, std::string_view& port) {
+    const size_t close = a.starts_with('[') ? a.find(']') : 0;
+    const size_t colon = a.find(':', close);
+    name = a.substr(0, colon);
+    port = colon == std::string_view::npos ? std::string_view() : a.substr(colon + 1);
+    if (port.empty()) port = default_port;
+    while (port.size() > 1 && port.front() == '0') port.remove_prefix(1);
+  };
+  std::string_view a_name, a_port, h_name, h_port;
+  split(authority, a_name, a_port);
+  split(host, h_name, h_port);
+  return a_port == h_port && iequals(a_name, h_name);
+}
+
 void split_path_query(std::string_view path_and_query, RequestHead& out) {
   const size_t q = path_and_query.find('?');
   out.path = path_and_query.substr(0, q);
@@ -337,7 +357,17 @@ ParseResult parse_head(std::string_view head, std::span<Header> storage, const P
   }
 
   if (out.version_minor == 1 && hosts == 0) return failure(bad("missing Host"));
-  if (!out.authority.empty()) out.host = out.authority;  // RFC 9112 §3.2.2
+  if (!out.authority.empty()) {
+    // RFC 9112 §3.2.2 lets the target's authority override Host. A proxy in
+    // front may have chosen its route by Host, though, and a server choosing
+    // its site by the authority would then answer for another site than the
+    // one the proxy checked: refuse the request when the two disagree.
+    const std::string_view default_port = iequals(out.target.substr(0, 5), "https") ? "443" : "80";
+    if (hosts == 1 && !same_authority(out.authority, out.host, default_port)) {
+      return failure(bad("Host disagrees with the request target"));
+    }
+    out.host = out.authority;
+  }
 
   // RFC 9112 §6.1 and §6.3: how the body is framed must not be in doubt.
   if (codings.present) {

@@ -297,8 +297,8 @@ TEST_SUITE("accepted") {
     CHECK(!head.expect_continue);
   }
 
-  ACCEPTS("an absolute-form target gives path, query and authority, which overrides Host",
-          "GET http://example.com:8080/p/q?x=1 HTTP/1.1\r\nHost: other\r\n\r\n") {
+  ACCEPTS("an absolute-form target gives path, query and authority",
+          "GET http://example.com:8080/p/q?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n") {
     CHECK(head.target == "http://example.com:8080/p/q?x=1");
     CHECK(head.authority == "example.com:8080");
     CHECK(head.host == "example.com:8080");
@@ -311,6 +311,21 @@ TEST_SUITE("accepted") {
     CHECK(head.authority == "example.com");
     CHECK(head.path == "/");
     CHECK(head.query == "x");
+  }
+
+  ACCEPTS("an absolute-form target agrees with a Host differing in case and the default port",
+          "GET http://Example.COM/p HTTP/1.1\r\nHost: example.com:80\r\n\r\n") {
+    CHECK(head.host == "Example.COM");
+  }
+
+  ACCEPTS("an https absolute-form target's default port is 443",
+          "GET https://example.com:443/ HTTP/1.1\r\nHost: EXAMPLE.com\r\n\r\n") {
+    CHECK(head.host == "example.com:443");
+  }
+
+  ACCEPTS("an IPv6 absolute-form target agrees with its Host, the port empty or default",
+          "GET http://[::ABC]:/ HTTP/1.1\r\nHost: [::abc]:080\r\n\r\n") {
+    CHECK(head.host == "[::ABC]:");
   }
 
   ACCEPTS("an absolute-form target in HTTP/1.0 supplies the host",
@@ -387,6 +402,22 @@ TEST_SUITE("request line") {
           "GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n");
   REJECTS(400, "an absolute-form target with an invalid host", "invalid authority",
           "GET http://a<b/ HTTP/1.1\r\nHost: a\r\n\r\n");
+  // RFC 9112 §3.2.2 lets a server take the target's authority and ignore
+  // Host; a proxy in front may have routed by Host, so two answers to "which
+  // site" are refused rather than one silently chosen.
+  REJECTS(400, "an absolute-form target naming another host than Host",
+          "Host disagrees with the request target",
+          "GET http://example.com/ HTTP/1.1\r\nHost: other.example\r\n\r\n");
+  REJECTS(400, "an absolute-form target naming another port than Host",
+          "Host disagrees with the request target",
+          "GET http://example.com:8080/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  REJECTS(400, "an https absolute-form target with a Host on port 80",
+          "Host disagrees with the request target",
+          "GET https://a/ HTTP/1.1\r\nHost: a:80\r\n\r\n");
+  REJECTS(400, "an HTTP/1.0 absolute-form target naming another host than Host",
+          "Host disagrees with the request target", "GET http://a/ HTTP/1.0\r\nHost: b\r\n\r\n");
+  REJECTS(400, "an absolute-form target with an empty Host",
+          "Host disagrees with the request target", "GET http://a/ HTTP/1.1\r\nHost:\r\n\r\n");
 }
 
 TEST_SUITE("field lines") {
