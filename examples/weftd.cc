@@ -56,6 +56,7 @@ struct Flags {
   size_t max_connections = 10000;
   double header_timeout = 15, keepalive_timeout = 15, body_timeout = 30, write_timeout = 30;
   double hibernate_after = 0.25;
+  double lingering_time = 30, lingering_timeout = 5;
   std::string stats_path;
 };
 
@@ -234,6 +235,15 @@ int main(int argc, char** argv) {
                  "seconds before an idle keep-alive connection gives up its fiber (0: never)")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  app.add_option("--lingering-time", f.lingering_time,
+                 "seconds a closing connection may go on discarding what the client still "
+                 "sends, so it reads the answer instead of a reset (0: close at once)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--lingering-timeout", f.lingering_timeout,
+                 "seconds a lingering connection waits for the client's next bytes")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
   try {
     app.parse(argc, argv);
@@ -309,6 +319,8 @@ int main(int argc, char** argv) {
     so.body_timeout = seconds(f.body_timeout);
     so.write_timeout = seconds(f.write_timeout);
     so.hibernate_after = seconds(f.hibernate_after);
+    so.lingering_time = seconds(f.lingering_time);
+    so.lingering_timeout = seconds(f.lingering_timeout);
     so.server_name = "weftd";
     so.logger = &log;
     std::unique_ptr<http::Server> server;

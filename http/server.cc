@@ -16,6 +16,39 @@
 // the way an event-loop server's idle connection costs its struct. The clock
 // fiber closes hibernated connections past their keep-alive deadline once a
 // second (the close wakes them, and their new fiber ends).
+//
+// Lingering close. Closing a socket whose receive queue holds unread bytes
+// makes Linux send a reset instead of a FIN, and a reset that reaches the
+// client before it has read our last answer makes its kernel throw the answer
+// away: a client that sent a 70 KB target read ECONNRESET instead of the 414.
+// So a connection that closes while the client may still be sending (after
+// an error answer, with a body left unread, with pipelined bytes buffered or
+// in the kernel) does what nginx's lingering_close does: it writes the
+// answer, shuts down its write side (the client reads the answer, then end of
+// stream, and normally closes), then reads and discards until end of stream,
+// at most lingering_timeout between bytes and lingering_time in all, and
+// only then closes. A connection the client asked to close (Connection:
+// close, HTTP/1.0) with nothing unread closes at once, as before: one
+// FIONREAD tells which.
+//
+// Where a lingering connection waits. Rejected: lingering on the connection
+// fiber for the whole time (the simplest), which would let each client that
+// sends junk and then goes quiet pin a fiber stack for up to 30 s. Rejected
+// too: a separate lingering service in the I/O manager, a second way to wait
+// on a socket beside hibernation. Chosen: lingering reuses hibernation. The
+// connection fiber reads while bytes flow; once the client is quiet for
+// hibernate_after, the fiber ends and the I/O manager watches the socket with
+// the connection's callback waiter, exactly as for an idle keep-alive
+// connection; the clock fiber's sweep closes it when its quiet deadline
+// passes, and new bytes revive it on a fresh fiber that goes on discarding.
+// A lingering client thus costs a fiber only while it actually sends.
+//
+// Bounded under attack: lingering connections keep their slot in
+// max_connections, so at most max_lingering of them (a quarter of the default
+// max_connections) linger at once; past it a connection closes at once (its
+// answer may be lost to a reset) and a warning, at most one a second, counts
+// them. Graceful shutdown leaves lingerers to finish until its deadline,
+// which then closes them like every other connection.
 
 #include "http/server.h"
 
@@ -193,6 +226,9 @@ struct Server::Impl {
   runtime::Channel<int> clock_stop{0};  // closed when serve() ends
   std::atomic<bool> draining{false};
   std::atomic<size_t> open{0};
+  std::atomic<size_t> lingering{0};       // connections lingering now
+  std::atomic<uint64_t> not_lingered{0};  // closed at once for want of room, since the last warning
+  std::atomic<int64_t> not_lingered_warned_s{0};
   runtime::Mutex mu;
   std::list<detail::Connection*> conns;  // guarded by mu
   runtime::JoinHandle<void> closer;      // guarded by mu: the shutdown fiber
@@ -205,6 +241,9 @@ struct Server::Impl {
   void drive(detail::Connection* c);
   // Closes hibernated connections whose keep-alive timeout has passed.
   void sweep_hibernated();
+  // Takes a lingering place; false (and a warning at most once a second) if
+  // max_lingering connections linger already. Any fiber.
+  bool enter_lingering();
 };
 
 namespace detail {
@@ -220,7 +259,10 @@ class Connection {
         },
         this);
   }
-  ~Connection() { release_buffers(); }
+  ~Connection() {
+    if (lingering_) srv_.lingering.fetch_sub(1, std::memory_order_relaxed);
+    release_buffers();
+  }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -243,6 +285,11 @@ class Connection {
   }
 
   Result<size_t> read_body(void* buf, size_t len);
+  // A body read failed: a timeout is remembered, to be answered 408.
+  Result<size_t> body_failed(Result<size_t> r) {
+    if (r.error() == ETIMEDOUT) body_error_ = 408;
+    return r;
+  }
   Result<void> stream_write(Response& res, std::string_view data);
 
  private:
@@ -256,9 +303,17 @@ class Connection {
   // until the keep-alive deadline; its first bytes land at the start of
   // in_(). EAGAIN: quiet for hibernate_after, time to hibernate().
   Result<size_t> read_idle(bool expect_wait);
-  // Ends this fiber's hold on the connection: arms the reviver's wake-up.
-  // True if armed (`this` may run elsewhere at once), false if closed.
-  bool hibernate();
+  // Ends this fiber's hold on the connection until `until` (the sweeper
+  // closes it then): arms the reviver's wake-up. True if armed (`this` may
+  // run elsewhere at once), false if closed.
+  bool hibernate(Deadline until);
+  // Ends the connection after its last answer is queued: writes it, then
+  // lingers if the client may still be sending (`unread`: known to be, else
+  // the kernel is asked). Returns like run(): true if it hibernated.
+  bool close_after_answer(bool unread);
+  // Discards input until end of stream or the linger deadlines. Returns like
+  // run(): true if it hibernated while the client was quiet.
+  bool linger();
   Result<void> flush();
   Deadline write_deadline() const { return runtime::coarse_now() + srv_.options.write_timeout; }
 
@@ -271,6 +326,11 @@ class Connection {
 
   Server::Impl& srv_;
   net::TcpStream stream_;
+  // A write failed: the client is gone, and nothing is worth lingering for.
+  bool broken_ = false;
+  // Lingering: half-closed, discarding input until linger_until_.
+  bool lingering_ = false;
+  Deadline linger_until_ = runtime::kNoDeadline;
   net::SocketAddress peer_;
   const std::string peer_host_;  // formatted once, for every access record
   // Taken when a request's first bytes arrive, given back while the
@@ -305,7 +365,7 @@ class Connection {
   ChunkedDecoder chunked_;
   std::string_view pending_;  // decoded chunk data not yet handed out (in in_, below begin_)
   bool body_done_ = true;
-  int body_error_ = 0;  // status to answer if the body went wrong (413, 400)
+  int body_error_ = 0;  // status to answer if the body went wrong (413, 400, 408)
   bool expect_continue_ = false;
   bool version_10_ = false;
   bool head_request_ = false;
@@ -348,8 +408,8 @@ Result<size_t> Connection::read_idle(bool expect_wait) {
   return n;
 }
 
-bool Connection::hibernate() {
-  hibernated_until_.store(idle_until_.time_since_epoch().count(), std::memory_order_relaxed);
+bool Connection::hibernate(Deadline until) {
+  hibernated_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
   hibernating_.store(true, std::memory_order_release);
   if (stream_.notify_readable(wake_)) return true;
   hibernating_.store(false, std::memory_order_relaxed);
@@ -360,7 +420,42 @@ Result<void> Connection::flush() {
   if (!bufs_ || out_().empty()) return {};
   Result<void> r = stream_.write(out_().data(), out_().size(), write_deadline());
   out_().clear();
+  if (!r) broken_ = true;
   return r;
+}
+
+bool Connection::close_after_answer(bool unread) {
+  if (!flush() || broken_) return false;
+  if (!unread) {
+    Result<size_t> n = stream_.unread_bytes();
+    unread = n && *n > 0;
+  }
+  if (!unread || srv_.options.lingering_time.count() <= 0) return false;
+  if (!srv_.enter_lingering()) return false;
+  lingering_ = true;
+  linger_until_ = runtime::coarse_now() + srv_.options.lingering_time;
+  // The FIN follows the answer: the client reads it whole, then end of stream.
+  if (!stream_.shutdown(SHUT_WR)) return false;
+  release_buffers();
+  return linger();
+}
+
+bool Connection::linger() {
+  const ServerOptions& o = srv_.options;
+  char sink[kReadChunk];
+  for (;;) {
+    const Deadline now = runtime::coarse_now();
+    if (now >= linger_until_) return false;
+    const Deadline quiet = std::min(now + o.lingering_timeout, linger_until_);
+    const bool may_hibernate = o.hibernate_after.count() > 0 && now + o.hibernate_after < quiet;
+    Result<size_t> n =
+        stream_.read(sink, sizeof sink, may_hibernate ? now + o.hibernate_after : quiet);
+    if (n && *n > 0) continue;
+    // Quiet for a while: give the fiber up until the client sends again or
+    // `quiet` passes (the sweeper closes it then).
+    if (!n && n.error() == ETIMEDOUT && may_hibernate) return hibernate(quiet);
+    return false;  // end of stream, quiet too long, reset, or closed by shutdown
+  }
 }
 
 void Connection::begin_body(const RequestHead& head) {
@@ -390,7 +485,11 @@ Result<void> Connection::send_continue_if_needed() {
 }
 
 Result<size_t> Connection::read_body(void* buf, size_t len) {
-  if (body_error_) return Result<size_t>::failure(body_error_ == 413 ? EMSGSIZE : EPROTO);
+  if (body_error_) {
+    return Result<size_t>::failure(body_error_ == 413   ? EMSGSIZE
+                                   : body_error_ == 408 ? ETIMEDOUT
+                                                        : EPROTO);
+  }
   if (body_done_ || len == 0) return size_t(0);
   if (Result<void> c = send_continue_if_needed(); !c) return Result<size_t>::failure(c.error());
   const size_t max_body = srv_.options.max_body;
@@ -411,7 +510,7 @@ Result<size_t> Connection::read_body(void* buf, size_t len) {
     } else {
       // Nothing buffered: read straight into the handler's buffer.
       Result<size_t> r = stream_.read(dst, want, runtime::coarse_now() + srv_.options.body_timeout);
-      if (!r) return r;
+      if (!r) return body_failed(r);
       if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
       n = *r;
     }
@@ -445,7 +544,7 @@ Result<size_t> Connection::read_body(void* buf, size_t len) {
         return Result<size_t>::failure(EPROTO);
       case ChunkedStatus::kIncomplete: {
         Result<size_t> r = fill(runtime::coarse_now() + srv_.options.body_timeout);
-        if (!r) return r;
+        if (!r) return body_failed(r);
         if (*r == 0) return Result<size_t>::failure(net::kErrUnexpectedEof);
         end_ += *r;
         break;
@@ -665,6 +764,7 @@ bool Connection::handle(Request& req) {
     out_().append(res.body_);
     bytes_sent_ = res.body_.size();
   }
+  if (!ok) broken_ = true;
   log_access(&req.head_, res.status_);
   return ok && !close_after_;
 }
@@ -672,6 +772,7 @@ bool Connection::handle(Request& req) {
 bool Connection::run() {
   const ParserLimits& limits = srv_.options.limits;
   hibernating_.store(false, std::memory_order_relaxed);
+  if (lingering_) return linger();  // woken while lingering
   bool first_read = true;
   for (;;) {
     // Between requests: move what was pipelined to the front.
@@ -710,11 +811,13 @@ bool Connection::run() {
       first_read = false;
       // Quiet for a while: end this fiber; the I/O manager watches the
       // socket and the reviver starts a new fiber for the next request.
-      if (waiting_first_byte && !n && n.error() == EAGAIN) return hibernate();
+      if (waiting_first_byte && !n && n.error() == EAGAIN) return hibernate(idle_until_);
       idle_.store(false, std::memory_order_release);
       if (!n) {
-        if (n.error() == ETIMEDOUT && !waiting_first_byte) respond_error(408, "header timeout");
-        return false;
+        if (n.error() != ETIMEDOUT || waiting_first_byte) return false;
+        // A slow client, not one flooding us: linger only over bytes it sent.
+        respond_error(408, "header timeout");
+        return close_after_answer(false);
       }
       if (*n == 0) return false;  // the client closed
       end_ += *n;
@@ -722,7 +825,7 @@ bool Connection::run() {
     }
     if (r.status == ParseStatus::kError) {
       respond_error(r.error_status, r.error_reason);
-      return false;
+      return close_after_answer(true);  // the rest of the request is unread
     }
     begin_ += r.consumed;
     floor_ = begin_;
@@ -732,10 +835,7 @@ bool Connection::run() {
     req.head_ = head;
     req.peer_ = peer_;
     req.conn_ = this;
-    if (!handle(req)) {
-      (void)flush();
-      return false;
-    }
+    if (!handle(req)) return close_after_answer(!body_done_ || begin_ < end_);
     // Another request already buffered: let its answer join this one.
     if (begin_ == end_ || out_().size() >= kPipelineFlush) {
       if (!flush()) return false;
@@ -867,6 +967,28 @@ void Server::shutdown(Deadline deadline) {
 }
 
 size_t Server::connections() const noexcept { return impl_->open.load(std::memory_order_relaxed); }
+
+size_t Server::lingering() const noexcept {
+  return impl_->lingering.load(std::memory_order_relaxed);
+}
+
+bool Server::Impl::enter_lingering() {
+  const size_t cap = std::min(options.max_lingering, options.max_connections);
+  if (lingering.fetch_add(1, std::memory_order_relaxed) < cap) return true;
+  lingering.fetch_sub(1, std::memory_order_relaxed);
+  not_lingered.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now_s =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  int64_t prev = not_lingered_warned_s.load(std::memory_order_relaxed);
+  if (now_s != prev && not_lingered_warned_s.compare_exchange_strong(prev, now_s)) {
+    const uint64_t n = not_lingered.exchange(0, std::memory_order_relaxed);
+    runtime::report(runtime::Severity::kWarn,
+                    std::to_string(cap) +
+                        " connections are lingering (max_lingering): " + std::to_string(n) +
+                        " closed at once instead, their answers may be lost to resets");
+  }
+  return false;
+}
 
 net::SocketAddress Server::local_address() const { return impl_->listener.local_address(); }
 

@@ -14,7 +14,10 @@
 // Timeouts follow nginx's defaults: a request head must arrive whole within
 // 15 s of its first byte (slowloris gets 408 and a close), an idle keep-alive
 // connection is closed after 15 s, and each body read and response write may
-// take 30 s.
+// take 30 s. A connection closed while its client may still be sending (after
+// an error answer, an unread body, unread pipelined requests) lingers, as in
+// nginx: it half-closes and discards what still comes for up to 30 s, 5 s
+// between reads, so the client reads the answer instead of a reset.
 #pragma once
 
 #include <chrono>
@@ -47,6 +50,17 @@ struct ServerOptions {
   // instead of a stack; its next request starts a new fiber. Zero: never.
   std::chrono::milliseconds hibernate_after{250};
   std::string server_name = "weft";
+  // Lingering close: a connection that closes while the client may still be
+  // sending shuts down its write side (the client sees the answer, then end
+  // of stream) and reads and discards for up to lingering_time in all, giving
+  // up after lingering_timeout without a byte; closing at once would make the
+  // kernel answer those bytes with a reset that can destroy the answer
+  // before the client reads it. Zero lingering_time: close at once. At most
+  // max_lingering connections (and never more than max_connections) linger
+  // at once; beyond that a connection closes at once, and a warning says so.
+  std::chrono::milliseconds lingering_time{30000};
+  std::chrono::milliseconds lingering_timeout{5000};
+  size_t max_lingering = 2500;
   // Receives one access record per answered request (errors included); null: none.
   logging::Logger* logger = nullptr;
 };
@@ -67,8 +81,10 @@ class Server {
   // once; serve() returns when all is done. Any fiber.
   void shutdown(runtime::Deadline deadline);
 
-  // Connections open now.
+  // Connections open now (lingering ones included).
   size_t connections() const noexcept;
+  // Connections lingering now: answered, half-closed, discarding input.
+  size_t lingering() const noexcept;
   net::SocketAddress local_address() const;
 
   struct Impl;

@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -146,10 +147,23 @@ Result<void> TcpStream::sendfile(int file_fd, off_t offset, size_t len, Deadline
   return {};
 }
 
+// Both hold a use, so a concurrent close() cannot release the descriptor
+// (and accept4 hand its number to another client) under the call.
 Result<void> TcpStream::shutdown(int how) {
   if (!sock_) return Result<void>::failure(EBADF);
+  Socket::Use use(*sock_);
+  if (!use) return Result<void>::failure(ECANCELED);
   if (::shutdown(sock_->fd(), how) != 0) return Result<void>::failure(errno);
   return {};
+}
+
+Result<size_t> TcpStream::unread_bytes() const {
+  if (!sock_) return Result<size_t>::failure(EBADF);
+  Socket::Use use(*sock_);
+  if (!use) return Result<size_t>::failure(ECANCELED);
+  int n = 0;
+  if (::ioctl(sock_->fd(), FIONREAD, &n) != 0) return Result<size_t>::failure(errno);
+  return static_cast<size_t>(n);
 }
 
 void TcpStream::close() noexcept {

@@ -61,8 +61,12 @@ class TcpStream {
   // `w`); after it, read() comes first. ECANCELED if closed already.
   Result<void> notify_readable(runtime::Waiter& w);
 
-  // shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR.
+  // shutdown(2): SHUT_RD, SHUT_WR or SHUT_RDWR. Never blocks; any fiber;
+  // ECANCELED if the stream was closed.
   Result<void> shutdown(int how);
+  // Bytes received and not read yet (FIONREAD). Never blocks; any fiber;
+  // ECANCELED if the stream was closed.
+  Result<size_t> unread_bytes() const;
   // Closes; fibers blocked on this stream wake with ECANCELED. Any fiber.
   void close() noexcept;
   bool is_open() const noexcept { return sock_ && !sock_->closed(); }

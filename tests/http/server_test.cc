@@ -2,6 +2,7 @@
 #include "http/server.h"
 
 #include <doctest/doctest.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <string>
@@ -474,5 +475,209 @@ TEST_CASE("graceful shutdown finishes the request in flight and closes idle conn
     CHECK_FALSE(again.ok());
     t->server->shutdown(Clock::now());  // idempotent
     t.reset();
+  });
+}
+
+// ------------------------------------------------------------ lingering close
+
+namespace {
+
+// What a client got back: every byte up to the end of the stream, and how
+// the stream ended (0: a clean end of stream; else the errno, ECONNRESET
+// when the kernel reset the connection).
+struct Reply {
+  std::string bytes;
+  int error = 0;
+};
+
+Reply read_to_end(net::TcpStream& stream, runtime::Deadline d) {
+  Reply r;
+  char buf[16384];
+  for (;;) {
+    auto n = stream.read(buf, sizeof buf, d);
+    if (!n) {
+      r.error = n.error();
+      return r;
+    }
+    if (*n == 0) return r;
+    r.bytes.append(buf, *n);
+  }
+}
+
+// Sends `request` from another fiber while this one reads to the end of the
+// stream, as a browser does: the server may answer before it has read
+// everything, and the request must not sit behind a full socket buffer.
+Reply exchange(TestServer& t, std::string request) {
+  auto s = net::TcpStream::connect(t.addr);
+  REQUIRE(s.ok());
+  net::TcpStream stream = std::move(s.value());
+  const runtime::Deadline d = Clock::now() + 30s;
+  auto writer = runtime::spawn([&] { (void)stream.write(request.data(), request.size(), d); });
+  Reply r = read_to_end(stream, d);
+  (void)stream.shutdown(SHUT_RDWR);  // a writer still blocked fails now
+  writer.join();
+  return r;
+}
+
+// The status of the one whole answer at the start of `bytes` (head and
+// Content-Length body all there), or 0.
+int whole_answer(const std::string& bytes) {
+  const size_t end = bytes.find("\r\n\r\n");
+  if (end == std::string::npos || bytes.compare(0, 5, "HTTP/") != 0) return 0;
+  const size_t cl = bytes.find("\r\nContent-Length: ");
+  if (cl == std::string::npos || cl > end) return 0;
+  const size_t len = std::stoul(bytes.substr(cl + 18));
+  if (bytes.size() < end + 4 + len) return 0;
+  return std::atoi(bytes.c_str() + 9);
+}
+
+}  // namespace
+
+TEST_CASE("a 70 KB request target gets the whole 414 and a clean end of stream, not a reset") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    Reply r = exchange(t, "GET /" + std::string(70000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(r.error == 0);
+    CHECK(whole_answer(r.bytes) == 414);
+  });
+}
+
+TEST_CASE("a 1 MiB body over the limit gets the whole 413 and a clean end of stream") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.max_body = 1000;
+    TestServer t(o);
+    Reply r = exchange(t, "POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n" +
+                              std::string(1 << 20, 'b'));
+    CHECK(r.error == 0);
+    CHECK(whole_answer(r.bytes) == 413);
+  });
+}
+
+TEST_CASE("requests pipelined after a malformed one do not cost the client its 400") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    std::string pipelined = "GET / HTTP/1.1\r\nHost : x\r\n\r\n";
+    for (int i = 0; i < 2000; ++i) pipelined += get("/path?n=" + std::to_string(i));
+    Reply r = exchange(t, pipelined);
+    CHECK(r.error == 0);
+    CHECK(whole_answer(r.bytes) == 400);
+    CHECK(r.bytes.find("/path?n=") == std::string::npos);  // none of them ran
+  });
+}
+
+TEST_CASE("requests pipelined after Connection: close do not cost the client its answer") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    std::string pipelined = get("/path?n=first", "Connection: close\r\n");
+    for (int i = 0; i < 2000; ++i) pipelined += get("/path?n=" + std::to_string(i));
+    Reply r = exchange(t, pipelined);
+    CHECK(r.error == 0);
+    CHECK(whole_answer(r.bytes) == 200);
+    CHECK(r.bytes.find("/path?n=first") != std::string::npos);
+    CHECK(r.bytes.find("/path?n=0") == std::string::npos);
+  });
+}
+
+TEST_CASE("a client that never stops sending is closed after lingering_time") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.lingering_time = 2s;
+    o.lingering_timeout = 60s;  // only the total bound can end it
+    o.hibernate_after = 0ms;    // and the connection fiber does the lingering
+    TestServer t(o);
+    auto s = net::TcpStream::connect(t.addr);
+    REQUIRE(s.ok());
+    net::TcpStream stream = std::move(s.value());
+    const runtime::Deadline d = Clock::now() + 30s;
+    int write_error = 0;
+    auto writer = runtime::spawn([&] {
+      std::string junk = "GET /" + std::string(70000, 'a') + " HTTP/1.1\r\n";
+      junk.resize(256 * 1024, 'j');
+      for (;;) {
+        auto w = stream.write(junk.data(), junk.size(), d);
+        if (!w) return void(write_error = w.error());
+      }
+    });
+    Reply r = read_to_end(stream, d);
+    // The answer came whole, then the half-close (the reset comes later).
+    CHECK(whole_answer(r.bytes) == 414);
+    CHECK(r.error == 0);
+    // The server went on reading until lingering_time was up, then closed
+    // under the writer's feet; the writer fails long before its deadline.
+    writer.join();
+    CHECK(write_error != ETIMEDOUT);
+    CHECK(write_error != 0);
+    auto until = Clock::now() + 20s;
+    while (t.server->connections() > 0 && Clock::now() < until)
+      runtime::this_fiber::sleep_for(10ms);
+    CHECK(t.server->connections() == 0);
+    CHECK(t.server->lingering() == 0);
+  });
+}
+
+namespace {
+
+// Sends a malformed request and `junk` after it, reads the 400 and the end
+// of stream, and leaves the connection open and silent.
+net::TcpStream refused_then_silent(TestServer& t, const std::string& junk) {
+  auto s = net::TcpStream::connect(t.addr);
+  REQUIRE(s.ok());
+  Client c(std::move(s.value()));
+  REQUIRE(c.send("GET / HTTP/1.1\r\nHost : x\r\n\r\n" + junk));
+  CHECK(c.read().status == 400);
+  CHECK(c.closed_by_server());
+  return std::move(c.stream());
+}
+
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::seconds limit = 20s) {
+  const auto until = Clock::now() + limit;
+  while (!pred() && Clock::now() < until) runtime::this_fiber::sleep_for(5ms);
+  return pred();
+}
+
+std::atomic<int> lingering_warnings{0};
+void count_lingering_warnings(runtime::Severity, std::string_view line) {
+  if (line.find("max_lingering") != std::string_view::npos) lingering_warnings.fetch_add(1);
+}
+
+}  // namespace
+
+TEST_CASE("a lingering client gone quiet holds no fiber and is closed after lingering_timeout") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.lingering_time = 60s;
+    o.lingering_timeout = 1s;
+    o.hibernate_after = 50ms;
+    TestServer t(o);
+    net::TcpStream quiet = refused_then_silent(t, std::string(64 * 1024, 'j'));
+    CHECK(wait_until([&] { return t.server->lingering() == 1 && connection_fibers() == 0; }));
+    CHECK(t.server->connections() == 1);
+    // Silence for lingering_timeout ends it (the sweep runs once a second).
+    CHECK(wait_until([&] { return t.server->connections() == 0; }));
+    CHECK(t.server->lingering() == 0);
+  });
+}
+
+TEST_CASE("past max_lingering a refused connection closes at once, and a warning says so") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.max_lingering = 1;
+    o.lingering_timeout = 60s;
+    TestServer t(o);
+    lingering_warnings.store(0);
+    runtime::ReportSink previous = runtime::set_report_sink(count_lingering_warnings);
+    net::TcpStream first = refused_then_silent(t, std::string(64 * 1024, 'j'));
+    REQUIRE(wait_until([&] { return t.server->lingering() == 1; }));
+    // The second finds no room: it closes at once, while the first lingers on.
+    net::TcpStream second = refused_then_silent(t, std::string(64 * 1024, 'j'));
+    CHECK(wait_until([&] { return t.server->connections() == 1; }));
+    CHECK(t.server->lingering() == 1);
+    CHECK(lingering_warnings.load() == 1);
+    runtime::set_report_sink(previous);
+    first.close();  // its end of stream ends the lingering
+    CHECK(wait_until([&] { return t.server->connections() == 0; }));
+    CHECK(t.server->lingering() == 0);
   });
 }

@@ -1105,6 +1105,33 @@ TEST_CASE("a request line too long gets 414, a field line too long or too many f
   });
 }
 
+TEST_CASE("a refused request still being sent gets its whole answer, then a clean close") {
+  for_each_combination([](Combination& c) {
+    const struct {
+      std::string raw;
+      int status;
+    } cases[] = {
+        {request("GET", "/" + std::string(70000, 'a')), 414},
+        {request("POST", "/hello.txt", "Content-Length: 1048576\r\n") + std::string(1 << 20, 'b'),
+         405},
+        {request("GET", "/", "Host : x\r\n") + std::string(64 * 1024, 'p'), 400},
+    };
+    for (const auto& k : cases) {
+      INFO(k.status);
+      RawConnection conn(c.standard.port());
+      REQUIRE(conn.connected());
+      // Written while the answer is read, as a browser does; weftd answers
+      // before it has read everything, and must not reset what it sent.
+      std::thread writer([&] { (void)conn.send(k.raw); });
+      std::optional<RawResponse> r = conn.read_response();
+      CHECK_MESSAGE(r, conn.why());
+      if (r) CHECK(r->status == k.status);
+      CHECK(conn.wait_for_end() == RawConnection::End::kClosed);
+      writer.join();
+    }
+  });
+}
+
 TEST_CASE("three pipelined GETs in one write get three responses in order, and keep-alive") {
   for_each_combination([](Combination& c) {
     const char* names[] = {"hello.txt", "data.bin", "sub/inner.txt"};
