@@ -3,8 +3,9 @@
 //  - a complete head is at most the input, ends with CRLF CRLF, holds no bare
 //    CR or LF, keeps every limit, and every view it reports points into it;
 //  - framing facts agree with each other (chunked excludes Content-Length and
-//    HTTP/1.0), header fields are tokens and clean values, find_header()
-//    finds the first of a name;
+//    HTTP/1.0), the host is the target's authority or else the Host field,
+//    header fields are tokens and clean values, find_header() finds the
+//    first of a name;
 //  - the head alone parses the same as the head followed by anything;
 //  - feeding the input as a growing buffer that moves between calls, byte by
 //    byte or at hashed cut points, gives the verdict of the whole buffer;
@@ -127,6 +128,11 @@ void check_complete(std::string_view buf, const ParseResult& r, const RequestHea
   FUZZ_CHECK(!(h.chunked && h.content_length));
   FUZZ_CHECK(!(h.chunked && h.version_minor == 0));
   FUZZ_CHECK(!(h.expect_continue && h.version_minor == 0));
+  // The site is named once: by the target's authority, which a Host field
+  // then agrees with, or else by the Host field.
+  const Header* host = find_header(h, "host");
+  FUZZ_CHECK(h.authority.empty() ? h.host == (host ? host->value : "") : h.host == h.authority);
+  FUZZ_CHECK(h.version_minor == 0 || host != nullptr);
 
   FUZZ_CHECK(h.headers.size() <= std::min(v.limits.fields, v.storage));
   FUZZ_CHECK(h.headers.empty() || h.headers.data() == storage.data());
