@@ -198,9 +198,19 @@ struct ConnBuffers {
 
  private:
   static constexpr size_t kMaxCached = 64;
-  static std::vector<std::unique_ptr<ConnBuffers>>& cache() {
+  // This thread's free list. A connection gives its buffers back before it
+  // parks and takes some after, and may resume on another worker in
+  // between; the compiler takes a thread_local's address to be the same for
+  // a whole function, so once take() and give() are inlined into one caller
+  // it may compute it once, before the park, and push to or pop from the
+  // first worker's list while that worker uses it too. Not inlined, and
+  // opaque to the optimiser (the asm), every call computes the address
+  // afresh on the thread that runs it. take() and give() never park.
+  [[gnu::noinline]] static std::vector<std::unique_ptr<ConnBuffers>>& cache() {
     thread_local std::vector<std::unique_ptr<ConnBuffers>> c;
-    return c;
+    std::vector<std::unique_ptr<ConnBuffers>>* p = &c;
+    asm volatile("" : "+r"(p)::"memory");
+    return *p;
   }
 };
 

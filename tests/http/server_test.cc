@@ -28,6 +28,10 @@ namespace {
 
 struct TestServer {
   std::atomic<int> admin_hits{0};
+  // Handlers of /gate and /gated-body report here once running, then wait
+  // until `gate` is closed.
+  runtime::Channel<int> entered;
+  runtime::Channel<int> gate;
   Router router;
   std::unique_ptr<Server> server;
   runtime::JoinHandle<void> serving;
@@ -47,14 +51,17 @@ struct TestServer {
       admin_hits.fetch_add(1);
       res.send(200, "secret\n");
     });
-    router.get("/slow", [](Request&, Response& res) {
-      runtime::this_fiber::sleep_for(200ms);
-      res.send(200, "slept\n");
+    router.get("/gate", [this](Request&, Response& res) {
+      (void)entered.send(1);
+      (void)gate.recv();
+      res.send(200, "through the gate\n");
     });
-    router.get("/sleep1s", [](Request&, Response& res) {
-      runtime::this_fiber::sleep_for(1s);
-      res.send(200, "slept 1 s\n");
+    router.post("/gated-body", [this](Request& req, Response& res) {
+      (void)entered.send(1);
+      auto b = req.body();  // parks until the whole body is in
+      res.send(200, b ? std::to_string(b.value().size()) : "no body");
     });
+    router.get("/big", [](Request&, Response& res) { res.send(200, std::string(32 << 20, 'x')); });
     router.get("/throw", [](Request&, Response&) { throw std::runtime_error("handler bug"); });
     router.get("/stream", [](Request&, Response& res) {
       for (int i = 0; i < 3; ++i) (void)res.write("part " + std::to_string(i) + "\n");
@@ -72,6 +79,7 @@ struct TestServer {
     serving = runtime::spawn([this] { server->serve(); }, {.name = "server"});
   }
   ~TestServer() {
+    gate.close();
     server->shutdown(Clock::now() + 5s);
     if (serving.joinable()) serving.join();
   }
@@ -84,6 +92,22 @@ struct TestServer {
 
 std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
+}
+
+// Waits up to `limit` for `pred`, looking every few milliseconds; its value then.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::seconds limit = 20s) {
+  const auto until = Clock::now() + limit;
+  while (!pred() && Clock::now() < until) runtime::this_fiber::sleep_for(5ms);
+  return pred();
+}
+
+// Fibers serving connections now.
+int connection_fibers() {
+  const std::string dump = runtime::fiber_dump();
+  int n = 0;
+  for (size_t at = 0; (at = dump.find("http-conn", at)) != std::string::npos; ++at) ++n;
+  return n;
 }
 
 }  // namespace
@@ -240,26 +264,20 @@ TEST_CASE("a slow request head is answered 408 and closed at the deadline") {
   });
 }
 
-TEST_CASE("an idle keep-alive connection is closed after its timeout") {
+TEST_CASE("an idle keep-alive connection is closed after its timeout, not before") {
   for_each_backend([](net::Backend, int) {
     ServerOptions o;
-    o.keepalive_timeout = 100ms;
+    o.keepalive_timeout = 300ms;
     TestServer t(o);
     Client c = t.connect();
+    // The idle time starts after the answer, so after `start`.
+    const auto start = Clock::now();
     REQUIRE(c.send(get("/")));
     CHECK(c.read().status == 200);
-    CHECK(c.closed_by_server(Clock::now() + 5s));
+    CHECK(c.closed_by_server(Clock::now() + 20s));
+    CHECK(Clock::now() - start >= 290ms);  // the coarse clock may set it a tick early
   });
 }
-
-namespace {
-int connection_fibers() {
-  const std::string dump = runtime::fiber_dump();
-  int n = 0;
-  for (size_t at = 0; (at = dump.find("http-conn", at)) != std::string::npos; ++at) ++n;
-  return n;
-}
-}  // namespace
 
 TEST_CASE(
     "a connection idle past hibernate_after keeps no fiber and is served on its next request") {
@@ -270,16 +288,15 @@ TEST_CASE(
     Client c = t.connect();
     REQUIRE(c.send(get("/")));
     CHECK(c.read().status == 200);
-    auto until = Clock::now() + 5s;
-    while (connection_fibers() > 0 && Clock::now() < until) runtime::this_fiber::sleep_for(20ms);
-    CHECK(connection_fibers() == 0);
+    CHECK(wait_until([] { return connection_fibers() == 0; }));
     CHECK(t.server->connections() == 1);
     for (int i = 0; i < 3; ++i) {  // woken each time, hibernating again in between
       REQUIRE(c.send(get("/path?n=" + std::to_string(i))));
       ClientResponse r = c.read();
       CHECK(r.status == 200);
       CHECK(r.body == "/path?n=" + std::to_string(i));
-      runtime::this_fiber::sleep_for(120ms);
+      CHECK(wait_until([] { return connection_fibers() == 0; }));
+      CHECK(t.server->connections() == 1);
     }
   });
 }
@@ -301,12 +318,9 @@ TEST_CASE(
     Client d = t.connect();
     REQUIRE(d.send(get("/")));
     CHECK(d.read().status == 200);
-    runtime::this_fiber::sleep_for(200ms);  // hibernated by now
+    REQUIRE(wait_until([] { return connection_fibers() == 0; }));  // hibernated
     d.stream().close();
-    auto until = Clock::now() + 5s;
-    while (t.server->connections() > 0 && Clock::now() < until)
-      runtime::this_fiber::sleep_for(20ms);
-    CHECK(t.server->connections() == 0);
+    CHECK(wait_until([&] { return t.server->connections() == 0; }));
   });
 }
 
@@ -314,6 +328,7 @@ TEST_CASE("shutdown closes hibernated connections at once") {
   for_each_backend([](net::Backend, int) {
     ServerOptions o;
     o.hibernate_after = 50ms;
+    o.keepalive_timeout = 600s;  // neither the sweep nor the deadline closes them in time
     auto t = std::make_unique<TestServer>(o);
     std::vector<Client> clients;
     for (int i = 0; i < 20; ++i) {
@@ -321,11 +336,12 @@ TEST_CASE("shutdown closes hibernated connections at once") {
       REQUIRE(clients.back().send(get("/")));
       CHECK(clients.back().read().status == 200);
     }
-    runtime::this_fiber::sleep_for(200ms);
-    auto start = Clock::now();
-    t.reset();  // shutdown with a 5 s deadline, then join serve()
-    CHECK(Clock::now() - start < 2s);
-    for (auto& c : clients) CHECK(c.closed_by_server(Clock::now() + 1s));
+    REQUIRE(wait_until([] { return connection_fibers() == 0; }));  // all hibernated
+    t->server->shutdown(Clock::now() + 600s);
+    // Served to the end long before the shutdown deadline would force it.
+    for (auto& c : clients) CHECK(c.closed_by_server(Clock::now() + 30s));
+    CHECK(wait_until([&] { return t->server->connections() == 0; }, 30s));
+    t->serving.join();
   });
 }
 
@@ -418,13 +434,63 @@ TEST_CASE("one blocked handler does not hold up other connections") {
   for_each_backend([](net::Backend, int) {
     TestServer t;
     Client slow = t.connect();
-    REQUIRE(slow.send(get("/sleep1s")));
-    auto start = Clock::now();
+    REQUIRE(slow.send(get("/gate")));
+    int unused;
+    REQUIRE(t.entered.recv_for(unused, 20s) == runtime::ChannelStatus::kOk);
+    // The gate opens only after the other connection is answered: if the
+    // blocked handler held it up, its read times out.
     Client fast = t.connect();
     REQUIRE(fast.send(get("/")));
-    CHECK(fast.read().status == 200);
-    CHECK(Clock::now() - start < 900ms);  // answered while the other handler sleeps
-    CHECK(slow.read().body == "slept 1 s\n");
+    CHECK(fast.read(false, Clock::now() + 20s).status == 200);
+    t.gate.close();
+    CHECK(slow.read().body == "through the gate\n");
+  });
+}
+
+TEST_CASE("a handler waiting for its request body leaves the worker free for other connections") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    Client uploader = t.connect();
+    REQUIRE(
+        uploader.send("POST /gated-body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12345"));
+    int unused;
+    REQUIRE(t.entered.recv_for(unused, 20s) == runtime::ChannelStatus::kOk);
+    // The handler is in req.body(), waiting for five more bytes that come
+    // only after another connection is served.
+    Client other = t.connect();
+    REQUIRE(other.send(get("/")));
+    CHECK(other.read(false, Clock::now() + 20s).status == 200);
+    REQUIRE(uploader.send("67890"));
+    CHECK(uploader.read().body == "10");
+  });
+}
+
+TEST_CASE("a client stalling mid-body gets 408 at the body timeout, and the connection ends") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.body_timeout = 200ms;
+    TestServer t(o);
+    Client c = t.connect();
+    const auto start = Clock::now();
+    REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
+    ClientResponse r = c.read(false, Clock::now() + 20s);
+    CHECK(r.status == 408);
+    CHECK(r.header("connection") == "close");
+    CHECK(Clock::now() - start >= 190ms);  // not before the timeout (a coarse tick early)
+    CHECK(c.closed_by_server(Clock::now() + 20s));
+  });
+}
+
+TEST_CASE("a client that stops reading a large answer is closed at the write timeout") {
+  for_each_backend([](net::Backend, int) {
+    ServerOptions o;
+    o.write_timeout = 300ms;
+    TestServer t(o);
+    Client c = t.connect();
+    REQUIRE(c.send(get("/big")));  // 32 MiB, far beyond what the socket buffers hold
+    REQUIRE(wait_until([&] { return t.server->connections() == 1; }));
+    // Never reading, the client leaves the write blocked until its deadline.
+    CHECK(wait_until([&] { return t.server->connections() == 0; }));
   });
 }
 
@@ -461,14 +527,16 @@ TEST_CASE("graceful shutdown finishes the request in flight and closes idle conn
     REQUIRE(idle.send(get("/")));
     CHECK(idle.read().status == 200);
     Client busy = t->connect();
-    REQUIRE(busy.send(get("/slow")));
-    runtime::this_fiber::sleep_for(50ms);  // the slow handler is running
-    t->server->shutdown(Clock::now() + 5s);
+    REQUIRE(busy.send(get("/gate")));
+    int unused;
+    REQUIRE(t->entered.recv_for(unused, 20s) == runtime::ChannelStatus::kOk);
+    t->server->shutdown(Clock::now() + 60s);
+    CHECK(idle.closed_by_server(Clock::now() + 20s));  // at once, not at the deadline
+    t->gate.close();  // the request in flight finishes after the shutdown began
     ClientResponse r = busy.read();
     CHECK(r.status == 200);
-    CHECK(r.body == "slept\n");
+    CHECK(r.body == "through the gate\n");
     CHECK(r.header("connection") == "close");
-    CHECK(idle.closed_by_server());
     t->serving.join();
     CHECK(t->server->connections() == 0);
     auto again = net::TcpStream::connect(t->addr, Clock::now() + 1s);
@@ -628,13 +696,6 @@ net::TcpStream refused_then_silent(TestServer& t, const std::string& junk) {
   CHECK(c.read().status == 400);
   CHECK(c.closed_by_server());
   return std::move(c.stream());
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::seconds limit = 20s) {
-  const auto until = Clock::now() + limit;
-  while (!pred() && Clock::now() < until) runtime::this_fiber::sleep_for(5ms);
-  return pred();
 }
 
 std::atomic<int> lingering_warnings{0};
