@@ -53,6 +53,7 @@ struct Flags {
   std::vector<std::string> vhosts;
   std::vector<std::string> error_pages;
   bool follow_symlinks = false;
+  std::string deny_dotfiles = "on";
   size_t max_connections = 10000;
   double header_timeout = 15, keepalive_timeout = 15, body_timeout = 30, write_timeout = 30;
   double hibernate_after = 0.25;
@@ -104,6 +105,7 @@ http::StaticOptions static_options(const Flags& f, const std::string& root) {
   o.autoindex = f.autoindex == "on";
   o.gzip_static = f.gzip_static == "on";
   o.follow_symlinks = f.follow_symlinks;
+  o.deny_dotfiles = f.deny_dotfiles == "on";
   o.cache_bytes = f.cache_mib << 20;
   o.cache_policy = f.cache_policy == "lfu" ? http::CachePolicy::kLfu : http::CachePolicy::kLru;
   for (const std::string& e : f.error_pages) {
@@ -220,6 +222,10 @@ int main(int argc, char** argv) {
   app.add_option("--error-page", f.error_pages, "page for a status (repeatable): CODE=FILE");
   app.add_flag("--follow-symlinks", f.follow_symlinks,
                "follow symlinks that lead outside the root");
+  app.add_option("--deny-dotfiles", f.deny_dotfiles,
+                 "answer 404 for any path with a segment starting with '.' (but /.well-known/)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_option("--max-connections", f.max_connections, "connections served at once")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();

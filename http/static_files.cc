@@ -221,6 +221,23 @@ CleanPath clean_request_path(std::string_view raw) {
   return p;
 }
 
+// Whether a normalized path names something hidden: a segment starting
+// with '.' ("." and ".." are gone by now), except a leading ".well-known"
+// (RFC 8615: ACME challenges, security.txt live there).
+//
+// Hidden files are answered 404, not 403: a 403 would confirm that /.git or
+// /.env exists, which is what a scanner asks; 404 says what the listing
+// already says, that no such name is served. Only the request path is
+// checked: the index name, error pages and sidecars are chosen by the
+// operator, and a visible name reached through a symlink is served only
+// with follow_symlinks, which trusts the tree's links wholesale.
+bool hidden(std::string_view rel) {
+  if (rel.starts_with(".well-known/") || rel == ".well-known") {
+    rel.remove_prefix(std::string_view(".well-known").size());
+  }
+  return rel.starts_with('.') || rel.find("/.") != std::string_view::npos;
+}
+
 std::string join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
@@ -878,6 +895,7 @@ void StaticFiles::Impl::serve(Request& req, Response& res) {
   }
   CleanPath p = clean_request_path(req.path());
   if (p.status != 0) return error(res, p.status);
+  if (opt.deny_dotfiles && hidden(p.rel)) return error(res, 404);
   if (p.directory) return serve_directory(req, res, p);
   Found found = find(p.rel, Coding::kIdentity, nullptr);
   if (found.file) return serve_file(req, res, std::move(found.file));

@@ -15,7 +15,8 @@
 // so neither ".." nor a symlink can leave the root even if the
 // normalization were wrong. With follow_symlinks, symlinks are followed
 // wherever they point (nginx's disable_symlinks off), and only the
-// normalization keeps ".." inside.
+// normalization keeps ".." inside. Names starting with '.' are refused
+// unless deny_dotfiles is off (see below).
 //
 // Blocking: openat2 and stat have no non-blocking form and the I/O driver
 // cannot issue openat2, so they run on net::BlockingPool (the fiber parks,
@@ -44,6 +45,9 @@ struct StaticOptions {
   bool autoindex = false;            // list a directory without an index (else 403)
   bool gzip_static = true;           // serve file.br / file.gz sidecars
   bool follow_symlinks = false;
+  // Refuse (404) any path with a segment starting with '.' (/.git/config,
+  // /a/.env), but /.well-known/ (RFC 8615), as listings already hide them.
+  bool deny_dotfiles = true;
   size_t cache_bytes = 64 << 20;  // file cache capacity
   CachePolicy cache_policy = CachePolicy::kLru;
   // Files up to this size are kept in memory and sent with one writev; larger

@@ -529,6 +529,35 @@ TEST_CASE("bad escapes and %00 are 400; UTF-8 and spaces in names are served") {
   });
 }
 
+TEST_CASE("a path with a segment starting with '.' is 404 but under /.well-known/") {
+  for_each_backend([](net::Backend, int) {
+    Tree t;
+    t.write(".git/config", "[core]\n");
+    t.write(".env", "SECRET=1\n");
+    t.write("sub/.htpasswd", "admin:x\n");
+    t.write(".well-known/security.txt", "Contact: mailto:security@example.com\n");
+    t.write(".well-known/.hidden", "still hidden\n");
+    t.write("a.b/visible.txt", "visible\n");
+    FileServer s(options(t));
+    for (const char* path :
+         {"/.git/config", "/.git/", "/.git", "/.env", "/sub/.htpasswd", "/%2egit/config",
+          "/sub/%2Ehtpasswd", "/x/../.env", "/./.env", "/.well-known/.hidden", "/.well-knownx"}) {
+      ClientResponse r = s.fetch(path);
+      CHECK_MESSAGE(r.status == 404, path);
+      CHECK_MESSAGE(r.body.find("SECRET") == std::string::npos, path);
+    }
+    CHECK(s.fetch("/.well-known/security.txt").status == 200);
+    CHECK(s.fetch("/.well-known").status == 301);
+    CHECK(s.fetch("/a.b/visible.txt").body == "visible\n");
+
+    StaticOptions o = options(t);
+    o.deny_dotfiles = false;
+    FileServer open(o);
+    CHECK(open.fetch("/.env").body == "SECRET=1\n");
+    CHECK(open.fetch("/sub/.htpasswd").status == 200);
+  });
+}
+
 TEST_CASE("symlinks are refused unless follow_symlinks") {
   for_each_backend([](net::Backend, int) {
     Tree t;

@@ -187,7 +187,8 @@ struct Docroot {
     vhost = base + "/vhost";
     logs = base + "/logs";
     for (const std::string& d : {root, outside, vhost, logs}) make_dir(d);
-    for (const char* d : {"sub", "noindex", "errors", "evil.com", "evil.com/dir"}) {
+    for (const char* d :
+         {"sub", "noindex", "errors", "evil.com", "evil.com/dir", ".git", ".well-known"}) {
       make_dir(root + "/" + d);
     }
     const std::pair<const char*, std::string> files[] = {
@@ -207,6 +208,10 @@ struct Docroot {
         {"noindex/plain.txt", "plain\n"},
         {"evil.com/dir/index.html", "a directory, not another host\n"},
         {"errors/404.html", "<h1>custom 404 page</h1>\n"},
+        {".git/config", std::string("[remote] ") + kSecret + "\n"},
+        {"sub/.env", std::string("TOKEN=") + kSecret + "\n"},
+        {"noindex/.hidden", std::string("hidden ") + kSecret + "\n"},
+        {".well-known/security.txt", "Contact: mailto:security@example.com\n"},
     };
     for (const auto& [rel, bytes] : files) write_file(root + "/" + rel, bytes);
     // The sidecar after its file: weftd ignores one older than the file.
@@ -1018,6 +1023,26 @@ TEST_CASE("the site is chosen by Host among the --vhost ones, the root otherwise
             docroot().file("index.html"));
     }
     CHECK(get(c.standard, "/hello.txt", "Host: vhost.test\r\n").status == 404);
+  });
+}
+
+TEST_CASE("a dotfile is 404 and never its bytes; /.well-known/ is served") {
+  for_each_combination([](Combination& c) {
+    for (Weftd* w : {&c.standard, &c.permissive}) {
+      for (const char* path : {"/.git/config", "/.git/", "/%2Egit/config", "/sub/.env"}) {
+        INFO(path);
+        RawResponse r = get(*w, path);
+        CHECK(r.status == 404);
+        CHECK(r.body.find(kSecret) == std::string::npos);
+      }
+      CHECK(get(*w, "/.well-known/security.txt").body ==
+            docroot().file(".well-known/security.txt"));
+    }
+    // The listing hides them too.
+    RawResponse listing = get(c.permissive, "/noindex/");
+    CHECK(listing.body.find("plain.txt") != std::string::npos);
+    CHECK(listing.body.find(".hidden") == std::string::npos);
+    CHECK(get(c.permissive, "/noindex/.hidden").status == 404);
   });
 }
 
