@@ -662,8 +662,10 @@ struct StaticFiles::Impl {
   uint64_t resolve = 0;
   std::map<int, std::string> error_paths;  // status -> path as opened
   std::unique_ptr<FileCache> cache;
+  std::unique_ptr<NegativeCache> missing;  // null when negative_ttl is 0
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> negative_hits{0};
 };
 
 namespace {
@@ -822,15 +824,27 @@ StaticFiles::Impl::Found StaticFiles::Impl::find(const std::string& path, Coding
     key += '\0';
     key += coding_name(coding);
   }
+  // Stamped before the look, as NegativeCache's rule requires.
+  const Clock::time_point looked = Clock::now();
   if (std::shared_ptr<const CachedFile> f = cache->find(key)) {
     if (!f->claim_revalidation(runtime::coarse_now()) || unchanged(*f)) {
       hits.fetch_add(1, std::memory_order_relaxed);
       return Found{std::move(f)};
     }
     cache->erase(key, f.get());
+  } else if (int err = missing ? missing->find(key, looked) : 0) {
+    negative_hits.fetch_add(1, std::memory_order_relaxed);
+    return Found{nullptr, err};
   }
   misses.fetch_add(1, std::memory_order_relaxed);
   Found found = load(path, coding, not_older_than);
+  if (missing) {
+    if (found.err == ENOENT || found.err == ENOTDIR) {
+      missing->insert(key, looked, found.err);
+    } else {
+      missing->erase(key);
+    }
+  }
   if (found.file) cache->insert(std::move(key), found.file);
   return found;
 }
@@ -1130,6 +1144,9 @@ net::Result<void> StaticFiles::open() {
   s.cache = std::make_unique<FileCache>(
       s.opt.cache_bytes, descriptor_cost,
       s.opt.cache_policy == CachePolicy::kLfu ? make_lfu_policy() : make_lru_policy());
+  if (s.opt.negative_ttl.count() > 0 && s.opt.negative_entries > 0) {
+    s.missing = std::make_unique<NegativeCache>(s.opt.negative_entries, s.opt.negative_ttl);
+  }
   s.root_fd = fd;
   return {};
 }
@@ -1139,7 +1156,8 @@ void StaticFiles::operator()(Request& req, Response& res) { impl_->serve(req, re
 StaticFiles::Stats StaticFiles::stats() const {
   const Impl& s = *impl_;
   return Stats{s.hits.load(std::memory_order_relaxed), s.misses.load(std::memory_order_relaxed),
-               s.cache ? s.cache->bytes() : 0, s.cache ? s.cache->entries() : 0};
+               s.negative_hits.load(std::memory_order_relaxed), s.cache ? s.cache->bytes() : 0,
+               s.cache ? s.cache->entries() : 0};
 }
 
 }  // namespace weft::http

@@ -25,6 +25,7 @@
 // A cache hit makes no system call before the response is written.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -56,6 +57,12 @@ struct StaticOptions {
   // by memory: the usual page assets fit, and the default cache still holds
   // at least 1024 such files.
   size_t small_file_max = 64 << 10;
+  // How long a path found missing (ENOENT, ENOTDIR) is answered 404 without
+  // looking again, and how many such paths are remembered (the oldest to go
+  // is whichever shares a slot): a file created after a miss is served at
+  // most negative_ttl later. 0 looks every time. See NegativeCache.
+  std::chrono::milliseconds negative_ttl{1000};
+  size_t negative_entries = 4096;
   // status -> file path (absolute, or relative to root) served with that status.
   std::map<int, std::string> error_pages;
 };
@@ -81,10 +88,11 @@ class StaticFiles {
   void operator()(Request& req, Response& res);
 
   struct Stats {
-    uint64_t hits;          // lookups answered from the cache
-    uint64_t misses;        // lookups that opened the file
-    uint64_t bytes_cached;  // the cache's accounted size (see FileCache)
-    uint64_t entries;       // files in the cache
+    uint64_t hits;           // lookups answered from the cache
+    uint64_t misses;         // lookups that opened the file
+    uint64_t negative_hits;  // lookups answered 404 from the negative cache
+    uint64_t bytes_cached;   // the cache's accounted size (see FileCache)
+    uint64_t entries;        // files in the cache
   };
   // Any thread.
   Stats stats() const;

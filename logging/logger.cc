@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "net/blocking_pool.h"
 #include "net/io_driver.h"
 
 namespace weft::logging {
@@ -99,6 +100,20 @@ void Logger::append_time(std::string& out, std::chrono::system_clock::time_point
 }
 
 namespace {
+
+// write(2) on the logger's lane of the blocking pool. Fibers only.
+net::Result<size_t> lane_write(int fd, const char* data, size_t len) {
+  struct R {
+    ssize_t n;
+    int err;
+  };
+  R r = net::BlockingPool::log_lane().run([&] {
+    ssize_t n = ::write(fd, data, len);
+    return R{n, n < 0 ? errno : 0};
+  });
+  if (r.n < 0) return net::Result<size_t>::failure(r.err);
+  return static_cast<size_t>(r.n);
+}
 
 int open_log(const std::string& path, int std_fd) {
   if (path == "-") return std_fd;
@@ -275,7 +290,10 @@ void Logger::open_files() {
   }
 }
 
-// Writes `buf` to `fd` whole, or counts its lines as lost.
+// Writes `buf` to `fd` whole, or counts its lines as lost. io_uring writes
+// through the ring; a readiness backend's pwrite would queue on the shared
+// blocking pool behind file opens (a miss flood), so the write goes to the
+// logger's own lane instead (net/blocking_pool.h).
 void Logger::write_out(int fd, std::string& buf, uint64_t lines, uint64_t& lost, int& last_errno) {
   if (buf.empty()) return;
   net::IoDriver* io = net::current_driver();
@@ -283,7 +301,9 @@ void Logger::write_out(int fd, std::string& buf, uint64_t lines, uint64_t& lost,
   int err = 0;
   while (done < buf.size()) {
     if (io) {
-      net::Result<size_t> n = io->pwrite(fd, buf.data() + done, buf.size() - done, -1);
+      net::Result<size_t> n = io->backend() == net::Backend::kIoUring
+                                  ? io->pwrite(fd, buf.data() + done, buf.size() - done, -1)
+                                  : lane_write(fd, buf.data() + done, buf.size() - done);
       if (!n || *n == 0) {
         err = n ? EIO : n.error();
         break;

@@ -4,12 +4,17 @@ namespace weft::net {
 
 BlockingPool& BlockingPool::instance() {
   // Leaked on purpose: pool threads may still be parked at exit.
-  static BlockingPool* pool = new BlockingPool;
+  static BlockingPool* pool = new BlockingPool(kThreads);
   return *pool;
 }
 
-BlockingPool::BlockingPool() {
-  for (int i = 0; i < kThreads; ++i) {
+BlockingPool& BlockingPool::log_lane() {
+  static BlockingPool* pool = new BlockingPool(1);  // leaked, as instance()
+  return *pool;
+}
+
+BlockingPool::BlockingPool(int threads) {
+  for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this] { loop(); });
     threads_.back().detach();
   }
@@ -17,6 +22,7 @@ BlockingPool::BlockingPool() {
 
 void BlockingPool::submit(Job* job, const char* call) {
   job->waiter.bind_current(call);
+  job->pool = this;
   runtime::expect_outside_wake(job->waiter);  // a pool thread, not the runtime, wakes us
   // The job is queued only once this fiber has switched out, so the pool's
   // wake() can never find it half-parked.
@@ -24,7 +30,7 @@ void BlockingPool::submit(Job* job, const char* call) {
       job->waiter, runtime::kNoDeadline, "blocking call", job,
       [](void* arg) {
         auto* j = static_cast<Job*>(arg);
-        BlockingPool& p = instance();
+        BlockingPool& p = *j->pool;
         {
           std::lock_guard<std::mutex> g(p.mu_);
           p.queue_.push_back(j);

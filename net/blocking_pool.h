@@ -3,6 +3,14 @@
 // files), so a slow disk parks one fiber, never a worker (what Go and GHC do).
 //
 //   ssize_t n = BlockingPool::instance().run([&] { return ::pread(fd, buf, len, off); });
+//
+// Lanes: instance() is shared by everything that opens, stats or reads
+// files, so a flood of requests for missing files queues jobs there. The
+// logger writes through log_lane(), a pool of its own with one thread: a log
+// line never waits behind those jobs, and a log device that blocks (a full
+// disk, a FIFO nobody reads) holds that thread only, never one of
+// instance()'s. One thread keeps the logger's writes in order, as it issues
+// them one at a time anyway.
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +29,8 @@ class BlockingPool {
 
   // The process-wide pool, started on first use.
   static BlockingPool& instance();
+  // The logger's lane: one thread, started on first use.
+  static BlockingPool& log_lane();
 
   // Runs `fn` on a pool thread while the calling fiber is parked; returns its
   // result. Fibers only.
@@ -44,9 +54,10 @@ class BlockingPool {
  private:
   struct Job {
     void (*body)(Job*) = nullptr;
+    BlockingPool* pool = nullptr;
     runtime::Waiter waiter;
   };
-  BlockingPool();
+  explicit BlockingPool(int threads);
   void submit(Job* job, const char* call);
   void loop();
 

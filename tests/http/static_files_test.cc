@@ -750,6 +750,79 @@ TEST_CASE("stats count cache hits and misses") {
   });
 }
 
+TEST_CASE("a repeated miss is answered 404 without opening the path again") {
+  for_each_backend([](net::Backend, int) {
+    Tree t;
+    StaticOptions o = options(t);
+    o.negative_ttl = 60s;  // longer than any run of this test: the entry cannot expire in it
+    FileServer s(o);
+    CHECK(s.fetch("/missing.txt").status == 404);
+    CHECK(s.fetch("/missing.txt").status == 404);
+    CHECK(s.fetch("/missing.txt", "", "HEAD").status == 404);
+    StaticFiles::Stats st = s.files.stats();
+    CHECK(st.misses == 1);
+    CHECK(st.negative_hits == 2);
+    // Created now, it stays unseen while the miss is believed.
+    t.write("missing.txt", "late\n");
+    CHECK(s.fetch("/missing.txt").status == 404);
+    CHECK(s.files.stats().misses == 1);
+  });
+}
+
+TEST_CASE("a file created after a miss is served once the negative entry expires") {
+  for_each_backend([](net::Backend, int) {
+    Tree t;
+    StaticOptions o = options(t);
+    o.negative_ttl = 100ms;
+    FileServer s(o);
+    CHECK(s.fetch("/late.txt").status == 404);
+    t.write("late.txt", "late\n");
+    ClientResponse r;
+    for (auto deadline = Clock::now() + 30s; Clock::now() < deadline;) {
+      r = s.fetch("/late.txt");
+      if (r.status != 404) break;
+      runtime::this_fiber::sleep_for(10ms);
+    }
+    CHECK(r.status == 200);
+    CHECK(r.body == "late\n");
+  });
+}
+
+TEST_CASE("a negative entry lasts exactly its time to live, measured from before the look") {
+  const Clock::time_point t0 = Clock::now();
+  NegativeCache c(64, 1s);
+  CHECK(c.find("a", t0) == 0);
+  c.insert("a", t0, ENOENT);
+  CHECK(c.find("a", t0) == ENOENT);
+  CHECK(c.find("a", t0 + 1s - 1ns) == ENOENT);
+  CHECK(c.find("a", t0 + 1s) == 0);
+  CHECK(c.find("b", t0) == 0);
+  c.insert("b", t0, ENOTDIR);
+  CHECK(c.find("b", t0) == ENOTDIR);
+  c.erase("b");  // found after all
+  CHECK(c.find("b", t0) == 0);
+  // An insert stamped earlier than the entry it meets does not shorten it.
+  c.insert("a", t0 + 500ms, ENOENT);
+  c.insert("a", t0, ENOENT);
+  CHECK(c.find("a", t0 + 1s) == ENOENT);
+  CHECK(c.find("a", t0 + 1500ms) == 0);
+}
+
+TEST_CASE("the negative cache holds at most its capacity, long keys not at all") {
+  const Clock::time_point t0 = Clock::now();
+  NegativeCache c(16, 1s);
+  for (int i = 0; i < 1000; ++i) c.insert("/random-" + std::to_string(i), t0, ENOENT);
+  CHECK(c.entries() <= 16);
+  CHECK(c.entries() > 0);
+  CHECK(c.find("/random-999", t0) == ENOENT);  // the latest always holds its slot
+  const std::string long_key(NegativeCache::kMaxKey + 1, 'x');
+  c.insert(long_key, t0, ENOENT);
+  CHECK(c.find(long_key, t0) == 0);
+  NegativeCache off(0, 1s);
+  off.insert("a", t0, ENOENT);
+  CHECK(off.find("a", t0) == 0);
+}
+
 TEST_CASE("open() refuses a root that is not a readable directory, and bad options") {
   Tree t;
   t.write("file.txt", "x");
