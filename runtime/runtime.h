@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -78,8 +79,24 @@ class Runtime {
 };
 
 // Every live fiber of the running runtime: id, name, state and what it is
-// parked on, one per line. Any thread; empty when no runtime runs.
+// parked on, one per line. Walks every fiber under each worker's registry
+// lock (which spawn and exit take): for diagnosis, not for every request.
+// Any thread; empty when no runtime runs.
 std::string fiber_dump();
+
+// Counters of the running runtime, cheap enough for a page served on every
+// request (runtime/stats.cc).
+struct Stats {
+  int workers;               // worker threads
+  int idle_workers;          // workers listed idle (asleep or about to sleep)
+  uint64_t live_fibers;      // spawned and not yet finished, parked ones included
+  uint64_t runnable_fibers;  // waiting in a run queue (each worker's and the global one)
+  uint64_t spawned_fibers;   // created since the runtime started
+};
+// No lock, no walk over fibers: O(workers) relaxed loads, so each count is
+// exact when read but together they are a snapshot of a moving runtime.
+// From a fiber (or worker) of the runtime; all zero elsewhere.
+Stats stats() noexcept;
 
 template <class F>
 std::invoke_result_t<std::decay_t<F>&> Runtime::run(F&& main) {
