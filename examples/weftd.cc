@@ -8,12 +8,17 @@
 // Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish,
 // queued log lines are written), SIGHUP reopens the logs (logrotate),
 // SIGQUIT writes a dump of every fiber to the error log.
+//
+// The --stats-path page is off unless asked for, and answers only the
+// --stats-allow addresses (loopback unless told); anyone else gets what the
+// site would answer for that path, so the page's existence does not show.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +54,7 @@ struct Flags {
   std::string autoindex = "off";
   size_t cache_mib = 64;
   std::string cache_policy = "lru";
+  double negative_ttl = 1;
   std::string gzip_static = "on";
   std::vector<std::string> vhosts;
   std::vector<std::string> error_pages;
@@ -59,6 +65,8 @@ struct Flags {
   double hibernate_after = 0.25;
   double lingering_time = 30, lingering_timeout = 5;
   std::string stats_path;
+  std::vector<std::string> stats_allow = {"127.0.0.0/8", "::1"};
+  std::string port_file;
 };
 
 // A bad flag, an unreadable root, a port taken: say what and exit 2. It may
@@ -108,6 +116,7 @@ http::StaticOptions static_options(const Flags& f, const std::string& root) {
   o.deny_dotfiles = f.deny_dotfiles == "on";
   o.cache_bytes = f.cache_mib << 20;
   o.cache_policy = f.cache_policy == "lfu" ? http::CachePolicy::kLfu : http::CachePolicy::kLru;
+  o.negative_ttl = seconds(f.negative_ttl);
   for (const std::string& e : f.error_pages) {
     auto eq = e.find('=');
     int code = eq == std::string::npos ? 0 : std::atoi(e.substr(0, eq).c_str());
@@ -158,6 +167,7 @@ class Sites {
       auto o = site->stats();
       s.hits += o.hits;
       s.misses += o.misses;
+      s.negative_hits += o.negative_hits;
       s.bytes_cached += o.bytes_cached;
       s.entries += o.entries;
     }
@@ -169,24 +179,104 @@ class Sites {
   std::map<std::string, std::unique_ptr<http::StaticFiles>> by_host_;
 };
 
+// Peer addresses allowed to see the stats page: ADDR or ADDR/BITS, IPv4 or
+// IPv6; an IPv4-mapped IPv6 peer (::ffff:a.b.c.d) is matched as IPv4.
+class AddressList {
+ public:
+  // Adds one entry; false if it is not ADDR or ADDR/BITS.
+  bool add(const std::string& entry) {
+    const size_t slash = entry.find('/');
+    auto a = net::SocketAddress::parse(entry.substr(0, slash), 0);
+    if (!a) return false;
+    Net n;
+    n.v4 = a->family() == AF_INET;
+    bytes_of(*a->raw(), n.bytes);
+    const int max = n.v4 ? 32 : 128;
+    n.bits = max;
+    if (slash != std::string::npos) {
+      const std::string b = entry.substr(slash + 1);
+      if (b.empty() || b.size() > 3 || b.find_first_not_of("0123456789") != std::string::npos) {
+        return false;
+      }
+      n.bits = std::atoi(b.c_str());
+      if (n.bits > max) return false;
+    }
+    nets_.push_back(n);
+    return true;
+  }
+
+  bool contains(const net::SocketAddress& peer) const {
+    uint8_t bytes[16];
+    bool v4 = peer.family() == AF_INET;
+    bytes_of(*peer.raw(), bytes);
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (!v4 && std::memcmp(bytes, kMapped, 12) == 0) {
+      std::memmove(bytes, bytes + 12, 4);
+      v4 = true;
+    }
+    for (const Net& n : nets_) {
+      if (n.v4 == v4 && prefix_equal(n.bytes, bytes, n.bits)) return true;
+    }
+    return false;
+  }
+
+ private:
+  struct Net {
+    bool v4;
+    uint8_t bytes[16];
+    int bits;
+  };
+  static void bytes_of(const sockaddr& sa, uint8_t* out) {
+    if (sa.sa_family == AF_INET) {
+      std::memcpy(out, &reinterpret_cast<const sockaddr_in&>(sa).sin_addr, 4);
+    } else {
+      std::memcpy(out, &reinterpret_cast<const sockaddr_in6&>(sa).sin6_addr, 16);
+    }
+  }
+  static bool prefix_equal(const uint8_t* a, const uint8_t* b, int bits) {
+    const int whole = bits / 8;
+    if (std::memcmp(a, b, static_cast<size_t>(whole)) != 0) return false;
+    const int rest = bits % 8;
+    if (rest == 0) return true;
+    const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest));
+    return (a[whole] & mask) == (b[whole] & mask);
+  }
+  std::vector<Net> nets_;
+};
+
+// The stats page: counters only (runtime::stats(), the server's, the
+// caches' and the logger's), each a load or two, so serving it costs about
+// what a small file does; no fiber dump (SIGQUIT gives one).
 std::string stats_json(const http::Server& server, const Sites& sites, const logging::Logger& log,
-                       net::Backend backend, int workers) {
-  std::string dump = runtime::fiber_dump();
-  size_t fibers = static_cast<size_t>(std::count(dump.begin(), dump.end(), '\n'));
-  size_t parked = 0;
-  for (size_t p = 0; (p = dump.find(" parked", p)) != std::string::npos; ++p) ++parked;
+                       net::Backend backend) {
+  const runtime::Stats rs = runtime::stats();
   http::StaticFiles::Stats c = sites.stats();
-  char buf[512];
-  std::snprintf(buf, sizeof buf,
-                "{\"io\":\"%s\",\"workers\":%d,\"connections\":%zu,\"fibers\":%zu,"
-                "\"fibers_parked\":%zu,\"cache\":{\"hits\":%llu,\"misses\":%llu,\"bytes\":%llu,"
-                "\"entries\":%llu},\"log\":{\"queued\":%zu,\"lost\":%llu}}\n",
-                net::backend_name(backend), workers, server.connections(), fibers, parked,
-                static_cast<unsigned long long>(c.hits), static_cast<unsigned long long>(c.misses),
-                static_cast<unsigned long long>(c.bytes_cached),
-                static_cast<unsigned long long>(c.entries), log.queued(),
-                static_cast<unsigned long long>(log.lost()));
+  char buf[640];
+  std::snprintf(
+      buf, sizeof buf,
+      "{\"io\":\"%s\",\"workers\":%d,\"workers_idle\":%d,\"connections\":%zu,"
+      "\"fibers\":%llu,\"fibers_runnable\":%llu,\"fibers_spawned\":%llu,"
+      "\"cache\":{\"hits\":%llu,\"misses\":%llu,\"negative_hits\":%llu,"
+      "\"bytes\":%llu,\"entries\":%llu},\"log\":{\"queued\":%zu,\"lost\":%llu}}\n",
+      net::backend_name(backend), rs.workers, rs.idle_workers, server.connections(),
+      static_cast<unsigned long long>(rs.live_fibers),
+      static_cast<unsigned long long>(rs.runnable_fibers),
+      static_cast<unsigned long long>(rs.spawned_fibers), static_cast<unsigned long long>(c.hits),
+      static_cast<unsigned long long>(c.misses), static_cast<unsigned long long>(c.negative_hits),
+      static_cast<unsigned long long>(c.bytes_cached), static_cast<unsigned long long>(c.entries),
+      log.queued(), static_cast<unsigned long long>(log.lost()));
   return buf;
+}
+
+// Writes the port to `path` whole or not at all (a temporary file renamed
+// over it), so a reader polling for the file never sees half a number.
+void write_port_file(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f || std::fprintf(f, "%u\n", port) < 0 || std::fclose(f) != 0 ||
+      std::rename(tmp.c_str(), path.c_str()) != 0) {
+    die("cannot write --port-file " + path + ": " + std::strerror(errno));
+  }
 }
 
 }  // namespace
@@ -214,6 +304,10 @@ int main(int argc, char** argv) {
   app.add_option("--cache-size", f.cache_mib, "file cache capacity in MiB")->capture_default_str();
   app.add_option("--cache-policy", f.cache_policy, "file cache eviction")
       ->check(CLI::IsMember({"lru", "lfu"}))
+      ->capture_default_str();
+  app.add_option("--negative-ttl", f.negative_ttl,
+                 "seconds a missing path is answered 404 without looking again (0: always look)")
+      ->check(CLI::Range(0.0, 60.0))
       ->capture_default_str();
   app.add_option("--gzip-static", f.gzip_static, "serve precompressed FILE.br / FILE.gz")
       ->check(CLI::IsMember({"on", "off"}))
@@ -251,6 +345,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
+  app.add_option("--stats-allow", f.stats_allow,
+                 "addresses that may see the stats page (repeatable): ADDR or ADDR/BITS")
+      ->capture_default_str();
+  app.add_option("--port-file", f.port_file,
+                 "once listening, write the port to FILE (for --port=0)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -259,6 +358,11 @@ int main(int argc, char** argv) {
   f.root = f.root.empty() ? default_root() : user_path(f.root);
   f.access_log = user_path(f.access_log);
   f.error_log = user_path(f.error_log);
+  f.port_file = user_path(f.port_file);
+  AddressList stats_allowed;
+  for (const std::string& a : f.stats_allow) {
+    if (!stats_allowed.add(a)) die("--stats-allow wants ADDR or ADDR/BITS, got '" + a + "'");
+  }
   const net::SocketAddress addr = f.server.address("weftd");
   for (double t : {f.header_timeout, f.keepalive_timeout, f.body_timeout, f.write_timeout}) {
     if (!(t > 0 && t < 86400)) die("timeouts are seconds between 0 and 86400");
@@ -333,10 +437,11 @@ int main(int argc, char** argv) {
     server = std::make_unique<http::Server>(
         std::move(l.value()),
         [&](http::Request& req, http::Response& res) {
-          if (!f.stats_path.empty() && req.path() == f.stats_path) {
+          if (!f.stats_path.empty() && req.path() == f.stats_path &&
+              stats_allowed.contains(req.peer())) {
             res.set_header("Content-Type", "application/json");
             res.set_header("Cache-Control", "no-store");
-            return res.set_body(stats_json(*server, sites, log, backend, rt->workers()));
+            return res.set_body(stats_json(*server, sites, log, backend));
           }
           sites.for_host(req.host())(req, res);
         },
@@ -345,6 +450,7 @@ int main(int argc, char** argv) {
                                             server->local_address().to_string() +
                                             "/ (io=" + net::backend_name(backend) +
                                             ", threads=" + std::to_string(rt->workers()) + ")");
+    if (!f.port_file.empty()) write_port_file(f.port_file, server->local_address().port());
 
     auto signal_fiber = runtime::spawn(
         [&] {

@@ -246,8 +246,8 @@ std::string weftd_path() {
   return std::string(srcdir ? srcdir : ".") + "/weft/examples/weftd";
 }
 
-// One weftd child process on --port=0; the port is read from the line it
-// logs once listening ("weftd serving ROOT on http://127.0.0.1:PORT/ ...").
+// One weftd child process on --port=0; the port is read from its
+// --port-file, which it writes whole once listening.
 class Weftd {
  public:
   Weftd() = default;
@@ -266,7 +266,9 @@ class Weftd {
     error_log_ = error_log;
     const std::string stderr_path = error_log + ".stderr";
     flags.insert(flags.begin(), weftd_path());
+    const std::string port_file = error_log + ".port";
     flags.push_back("--port=0");
+    flags.push_back("--port-file=" + port_file);
     flags.push_back("--error-log=" + error_log);
     for (const std::string& f : flags) {
       if (f.starts_with("--access-log=")) access_log_ = f.substr(13);
@@ -290,11 +292,13 @@ class Weftd {
     }
     const auto deadline = Clock::now() + 30s;
     for (;;) {
+      // The port file is written after the line is logged; the line, which
+      // names the backend, is checked by the caller.
       const std::string log = read_file(error_log);
       const size_t serving = log.find("weftd serving ");
-      const size_t at = log.find(" on http://127.0.0.1:", serving);
-      if (serving != std::string::npos && at != std::string::npos) {
-        port_ = std::atoi(log.c_str() + at + std::strlen(" on http://127.0.0.1:"));
+      const std::string port = read_file(port_file);
+      if (serving != std::string::npos && !port.empty()) {
+        port_ = std::atoi(port.c_str());
         serving_ = log.substr(serving, log.find('\n', serving) - serving);
         return;
       }
@@ -1023,6 +1027,22 @@ TEST_CASE("the site is chosen by Host among the --vhost ones, the root otherwise
             docroot().file("index.html"));
     }
     CHECK(get(c.standard, "/hello.txt", "Host: vhost.test\r\n").status == 404);
+  });
+}
+
+TEST_CASE("an absolute-form target picks the site only when Host agrees with it, else 400") {
+  for_each_combination([](Combination& c) {
+    const std::string vhost = read_file(docroot().vhost + "/index.html");
+    CHECK(get(c.standard, "http://vhost.test/", "Host: VHOST.test:80\r\n").body == vhost);
+    CHECK(get(c.standard, "http://localhost/", "Host: localhost\r\n").body ==
+          docroot().file("index.html"));
+    // A proxy that routed by Host checked another site than the target names.
+    RawConnection conn(c.standard.port());
+    REQUIRE(conn.send(request("GET", "http://vhost.test/", "Host: localhost\r\n")));
+    std::optional<RawResponse> r = conn.read_response();
+    REQUIRE(r.has_value());
+    CHECK(r->status == 400);
+    CHECK(r->body.find("vhost.test</h1>") == std::string::npos);
   });
 }
 
