@@ -5,7 +5,8 @@
 // close() may be called from any fiber. It marks the socket closed, shuts it
 // down and wakes every fiber parked on it (their calls return ECANCELED); the
 // descriptor itself is released when the last call in flight returns, so a
-// number can never be reused under a fiber that still holds it.
+// number can never be reused under a fiber that still holds it. The protocol
+// and the race it prevents are described at the top of socket.cc.
 //
 //   Socket s(fd);
 //   { Socket::Use use(s); if (!use) return ECANCELED; ... s.fd() ... }
@@ -52,6 +53,8 @@ class Socket {
   std::atomic<detail::FdState*> state{nullptr};
 
  private:
+  // Drops one use; the last one out of a closed socket releases it.
+  void leave() noexcept;
   void release() noexcept;
 
   int fd_ = -1;

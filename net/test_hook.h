@@ -1,0 +1,48 @@
+// Test hook: named points inside the I/O manager where a test can stop the
+// thread that reaches them, to force an interleaving that real runs hit only
+// by chance (a closer overtaken by the last user, two fibers registering one
+// socket, a worker asleep in a wait that misses a descriptor).
+//
+// The hook is null outside tests; each point then costs one load and
+// a branch that is never taken. A test installs one function for the whole
+// process and filters on the point and the object it is passed:
+//
+//   net::detail::set_test_hook([](HookPoint p, const void* obj) {
+//     if (p == HookPoint::kCloseFoundUser && obj == &the_socket) { ... }
+//   });
+//   ...
+//   net::detail::set_test_hook(nullptr);
+//
+// A hook runs on whatever thread reaches the point, sometimes a worker in
+// its scheduler context, where it must not park.
+#pragma once
+
+#include <atomic>
+
+namespace weft::net::detail {
+
+enum class HookPoint {
+  // Socket::close saw another call inside the socket and holds a use of its
+  // own; next it wakes that call and shuts the socket down. obj: the Socket.
+  kCloseFoundUser,
+};
+
+using Hook = void (*)(HookPoint, const void* obj);
+
+// Installs `h` (null removes it); any thread. The caller keeps every thread
+// that may still be running the old hook in mind: replace it only once the
+// interleaving it forced is over.
+void set_test_hook(Hook h) noexcept;
+
+extern std::atomic<Hook> g_test_hook;
+
+// Calls the installed hook, if any.
+inline void test_point(HookPoint p, const void* obj) {
+  // Acquire, so a hook sees what the test set up before installing it; on
+  // x86 as cheap as a relaxed load.
+  if (Hook h = g_test_hook.load(std::memory_order_acquire)) [[unlikely]] {
+    h(p, obj);
+  }
+}
+
+}  // namespace weft::net::detail
