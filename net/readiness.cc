@@ -1,3 +1,77 @@
+// The readiness drivers: select, poll and epoll behind IoDriver.
+//
+// # The shape of a call
+//
+// Every call tries its system call first; most calls on a busy connection
+// succeed at once and never touch the driver. Only on EAGAIN does the fiber
+// wait, on the descriptor's FdState: it links a Waiter in the state's
+// readers or writers and parks until the driver's poll reports the
+// descriptor ready, then tries again. A wait costs no system call on epoll
+// (the descriptor is registered once, edge-triggered, for both directions)
+// and one list update on select and poll.
+//
+// # Lost wake-ups
+//
+// Edge-triggered readiness is reported once. An event that arrives while no
+// fiber waits sets `rd_ready`/`wr_ready`; a fiber about to park checks and
+// clears the flag under the state's lock and retries instead of parking. The
+// check and the link happen under the lock the driver's deliver() takes, so
+// an event is either seen by the check or finds the Waiter.
+//
+// # Homes, and fibers that move
+//
+// A state belongs to the driver it was made by (its home): only the home's
+// poll reports it, and only the home frees it. A fiber may run on another
+// worker later and parks on the same state. epoll's kernel interest set
+// covers the descriptor whatever happens, but a select or poll home asks only
+// about the descriptors that had waiters when its wait began, so a fiber
+// parking from another worker interrupts the home, whose next wait includes
+// it. "Another worker" is judged against current_driver(), not `this`: a
+// caller may keep one driver across parks (retry() below, TcpStream's loops)
+// and so call into a driver that is not its worker's any more.
+//
+// # Registration: publish, then register
+//
+// The first fiber to wait on a socket makes its state. Two fibers on two
+// workers may do so at once; the socket's `state` pointer is set by
+// compare-and-swap, so one state wins and the other is deleted. The loser
+// must never have been visible to anyone, the kernel included: if it had been
+// registered before the swap, the loser's driver could be reporting an event
+// for it on its own thread (epoll_wait returned it, deliver() not yet run)
+// while the losing fiber deletes it. So a fresh state is published first and
+// registered (watch()) only by the fiber that published it; the loser's state
+// was never seen by anything and is deleted at once
+// (tests/net/socket_race_test.cc forces the old interleaving).
+//
+// Publishing first has two consequences. A fiber may find the state and park
+// before it is registered: epoll reports a descriptor that is already ready
+// when it is added, but select and poll only look at the list at the start
+// of a wait, so the registering fiber interrupts the home if anyone waits by
+// then. And registration may fail (select's FD_SETSIZE, an epoll limit) after
+// others found the state: the failure is recorded in it (`refused`) under its
+// lock, its waiters are woken to retry, and every wait on it fails with that
+// error from then on, checked under the same lock before parking.
+//
+// # Retirement
+//
+// When a socket is released, forget() unregisters its state and moves it to
+// the home's retired list; the home frees retired states at the start of its
+// next poll. An event batch the home is processing may still name the state,
+// but the batch ends before the next poll begins, and a wait that begins
+// after the unregistration cannot report it. Every caller of the driver holds
+// a Socket::Use, so a state is never released under a call that uses it.
+//
+// # Rejected
+//
+// Registering on every wait (EPOLLONESHOT and EPOLL_CTL_MOD, or adding and
+// removing the descriptor) is simpler about ownership but costs one or two
+// system calls per park, which is most of a keep-alive request's I/O.
+// Level-triggered epoll would need the same MOD to stop an idle readable
+// socket from being reported on every wait. One table of states shared by all
+// workers, indexed by descriptor number, avoids the home but needs its own
+// rule for a number that is closed and reused while an event for the old one
+// is in flight, which is what retirement already gives per driver.
+
 #include "net/readiness.h"
 
 #include <fcntl.h>
@@ -10,6 +84,7 @@
 #include <string>
 
 #include "net/blocking_pool.h"
+#include "net/test_hook.h"
 
 namespace weft::net {
 
@@ -60,6 +135,8 @@ int ReadinessDriver::timeout_ms(Deadline d) {
 }
 
 void ReadinessDriver::deliver(FdState* st, bool readable, bool writable) {
+  detail::test_point(detail::HookPoint::kDeliver, st);
+  (void)st->registered.load(std::memory_order_acquire);  // see state_of()
   runtime::Waiter* r = nullptr;
   runtime::Waiter* w = nullptr;
   st->mu.lock();
@@ -79,19 +156,36 @@ void ReadinessDriver::deliver(FdState* st, bool readable, bool writable) {
 Result<FdState*> ReadinessDriver::state_of(Socket& s) {
   FdState* st = s.state.load(std::memory_order_acquire);
   if (st) return st;
+  // Publish, then register (see "Registration" above).
   auto* fresh = new FdState(s.fd(), this);
-  if (Result<void> r = watch(fresh); !r) {
-    delete fresh;
-    return Result<FdState*>::failure(r.error());
+  detail::test_point(detail::HookPoint::kStatePublish, fresh);
+  if (!s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
+    delete fresh;  // another fiber published first, and nothing saw ours
+    return st;
   }
-  if (s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
+  {
     std::lock_guard<runtime::SpinLock> g(states_mu_);
     homed_.insert(fresh);
-    return fresh;
   }
-  unwatch(fresh);  // another fiber registered it first; use theirs
-  delete fresh;
-  return st;
+  // Released before the kernel can name the state: deliver() on another
+  // worker finds it through epoll_wait, an ordering ThreadSanitizer does not
+  // see, and acquires this first.
+  fresh->registered.store(true, std::memory_order_release);
+  const Result<void> r = watch(fresh);
+  fresh->mu.lock();
+  if (!r) fresh->refused = r.error();
+  runtime::Waiter* rd = r ? nullptr : fresh->readers.take_all_claimed();
+  runtime::Waiter* wr = r ? nullptr : fresh->writers.take_all_claimed();
+  const bool waiting = !fresh->readers.empty() || !fresh->writers.empty();
+  fresh->mu.unlock();
+  if (!r) {
+    // They retry, and their next wait fails with the refusal.
+    wake_list(this, rd, WakeReason::kWoken);
+    runtime::wake_all(wr, WakeReason::kWoken);
+    return Result<FdState*>::failure(r.error());
+  }
+  if (waiting) interrupt();  // they parked before the descriptor was in our wait
+  return fresh;
 }
 
 void ReadinessDriver::wake_list(ReadinessDriver* home, runtime::Waiter* list,
@@ -107,9 +201,10 @@ Result<void> ReadinessDriver::when_readable(Socket& s, runtime::Waiter& w) {
   if (!r) return Result<void>::failure(r.error());
   FdState* st = *r;
   st->mu.lock();
-  if (s.closed()) {
+  if (s.closed() || st->refused) {
+    const int err = s.closed() ? ECANCELED : st->refused;
     st->mu.unlock();
-    return Result<void>::failure(ECANCELED);
+    return Result<void>::failure(err);
   }
   if (st->rd_ready) {
     st->rd_ready = false;
@@ -123,7 +218,7 @@ Result<void> ReadinessDriver::when_readable(Socket& s, runtime::Waiter& w) {
   home->waiting_.fetch_add(1, std::memory_order_seq_cst);
   st->readers.push_back(&w);
   st->mu.unlock();
-  if (home != this) home->interrupt();  // its wait may not cover this descriptor
+  if (home != current_driver()) home->interrupt();  // its wait may not cover this descriptor
   return {};
 }
 
@@ -140,9 +235,10 @@ Result<void> ReadinessDriver::wait_ready(Socket& s, bool write, Deadline d) {
     st->mu.unlock();
     return {};
   }
-  if (s.closed()) {
+  if (s.closed() || st->refused) {
+    const int err = s.closed() ? ECANCELED : st->refused;
     st->mu.unlock();
-    return Result<void>::failure(ECANCELED);
+    return Result<void>::failure(err);
   }
   (write ? st->writers : st->readers).push_back(&w);
   ReadinessDriver* home = st->home;
@@ -216,8 +312,9 @@ Result<size_t> ReadinessDriver::retry(Socket& s, bool write, Deadline d, Attempt
       if (s.closed()) return Result<size_t>::failure(ECANCELED);
       return static_cast<size_t>(n);
     }
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN) return Result<size_t>::failure(s.closed() ? ECANCELED : errno);
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err != EAGAIN) return Result<size_t>::failure(s.closed() ? ECANCELED : err);
     if (Result<void> r = wait_ready(s, write, d); !r) return Result<size_t>::failure(r.error());
   }
 }
@@ -258,13 +355,15 @@ Result<void> ReadinessDriver::connect(Socket& s, const sockaddr* addr, socklen_t
   Socket::Use use(s);
   if (!use) return Result<void>::failure(ECANCELED);
   int rc;
+  int err;
   do {
     rc = ::connect(s.fd(), addr, len);
-  } while (rc != 0 && errno == EINTR);
+    err = rc == 0 ? 0 : errno;
+  } while (err == EINTR);
   if (rc == 0) return {};
-  if (errno != EINPROGRESS) return Result<void>::failure(errno);
+  if (err != EINPROGRESS) return Result<void>::failure(err);
   if (Result<void> r = wait_ready(s, true, d); !r) return r;
-  int err = 0;
+  err = 0;
   socklen_t el = sizeof err;
   if (getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
   if (err) return Result<void>::failure(err);

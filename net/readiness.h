@@ -1,20 +1,14 @@
-// The readiness drivers (select, poll, epoll) share everything but the wait:
-// each call tries its syscall first and only on EAGAIN parks the fiber on the
-// descriptor's FdState until the kernel reports it ready.
+// ReadinessDriver: what the select, poll and epoll drivers share. Each call
+// tries its system call first and only on EAGAIN parks the fiber on the
+// descriptor's FdState until the driver reports it ready. The subclasses
+// supply the wait itself (watch, unwatch, wait). The design (lost wake-ups,
+// homes, registration, retirement) is described at the top of readiness.cc.
 //
-// The lost-wake-up rule for edge-triggered readiness: an event that arrives
-// while no fiber waits sets `rd_ready`/`wr_ready`; a fiber about to park
-// checks (and clears) the flag under the same lock and retries the syscall
-// instead. So readiness reported between a fiber's EAGAIN and its parking is
-// never dropped.
-//
-// Ownership: a descriptor's FdState belongs to the driver of the worker that
-// first waited on it (its home). Readiness is reported only by the home's
-// poll; a fiber that later runs on another worker parks on the same FdState
-// and, since the home may be asleep in a wait that does not include this
-// descriptor (select, poll), interrupts it. On close the state is unhooked
-// from the kernel and retired; the home frees it at the start of its next
-// poll, after any batch of events that might still point at it.
+//   class MyDriver final : public ReadinessDriver {
+//     Result<void> watch(detail::FdState* st) override;  // add st->fd to the wait
+//     void unwatch(detail::FdState* st) noexcept override;
+//     void wait(Deadline d) override;  // block until d, deliver() what is ready
+//   };
 #pragma once
 
 #include <atomic>
@@ -36,11 +30,13 @@ struct FdState {
   const int fd;
   ReadinessDriver* home;  // null once the home driver is destroyed
   runtime::SpinLock mu;
-  runtime::WaitList readers;  // guarded by mu
-  runtime::WaitList writers;  // guarded by mu
-  bool rd_ready = false;      // guarded by mu: readable with nobody waiting
-  bool wr_ready = false;      // guarded by mu: writable with nobody waiting
-  int watch_index = -1;       // select/poll: slot in the home's watch list
+  runtime::WaitList readers;            // guarded by mu
+  runtime::WaitList writers;            // guarded by mu
+  bool rd_ready = false;                // guarded by mu: readable with nobody waiting
+  bool wr_ready = false;                // guarded by mu: writable with nobody waiting
+  std::atomic<bool> registered{false};  // set before watch(), read first by deliver()
+  int refused = 0;                      // guarded by mu: the errno watch() failed with, if it did
+  int watch_index = -1;                 // select/poll: slot in the home's watch list
 };
 
 }  // namespace detail
@@ -68,9 +64,11 @@ class ReadinessDriver : public IoDriver {
   size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
 
  protected:
-  // Adds a descriptor to what this driver waits on; an error refuses it.
+  // Adds a descriptor to what this driver waits on; an error refuses it. Called
+  // once per state, after it is published, by the fiber that published it.
   virtual Result<void> watch(detail::FdState* st) = 0;
-  // Removes it again, before its descriptor is closed.
+  // Removes it again, before its descriptor is closed; a no-op for a state
+  // that watch() refused.
   virtual void unwatch(detail::FdState* st) noexcept = 0;
   // Waits until `d` (Deadline::min(): do not block) and calls deliver() for
   // each ready descriptor; wake_fd() readable means interrupt().

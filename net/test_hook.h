@@ -25,6 +25,11 @@ enum class HookPoint {
   // Socket::close saw another call inside the socket and holds a use of its
   // own; next it wakes that call and shuts the socket down. obj: the Socket.
   kCloseFoundUser,
+  // ReadinessDriver::state_of made a fresh FdState for a socket that had
+  // none and is about to publish it. obj: the fresh FdState.
+  kStatePublish,
+  // A readiness driver reports an event for a descriptor. obj: its FdState.
+  kDeliver,
 };
 
 using Hook = void (*)(HookPoint, const void* obj);

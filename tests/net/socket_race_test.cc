@@ -116,3 +116,153 @@ TEST_CASE(
     ::close(p.b);
   });
 }
+
+namespace {
+
+// Runs `main` as the main fiber of a four-worker runtime for each of
+// `backends` ($WEFT_TEST_BACKEND narrows the list), then `check` on the
+// calling thread, where doctest's context names the backend (its context is
+// per thread, and a fiber moves between threads). For races between two
+// workers, which one worker cannot have: a fiber there runs until it parks,
+// and nothing else of the runtime runs meanwhile.
+template <class Main, class Check>
+void on_four_workers(std::initializer_list<Backend> backends, Main main, Check check) {
+  weft::net::testing::raise_fd_limit();
+  const char* only = std::getenv("WEFT_TEST_BACKEND");
+  for (Backend b : backends) {
+    if (only && *only && parse_backend(only) != b) continue;
+    INFO("backend = " << backend_name(b) << ", workers = 4");
+    Options o;
+    o.workers = 4;
+    use_backend(o, b);
+    {
+      Runtime rt(o);
+      rt.run(main);
+    }
+    check();
+  }
+}
+
+// Waits, without parking (so the calling fiber stays on its worker), until
+// `done()`; false after 30 s.
+template <class F>
+bool spin_until(F done) {
+  const auto give_up = Clock::now() + 30s;
+  while (!done()) {
+    if (Clock::now() > give_up) return false;
+    sched_yield();
+  }
+  return true;
+}
+
+// The I/O driver of a worker other than the caller's. The caller stays on
+// its worker meanwhile: it spins instead of parking, so the helper fiber can
+// only run on another one.
+// The scout also stores the driver in *also, if given, before it ends.
+IoDriver* another_workers_driver(std::atomic<const IoDriver*>* also = nullptr) {
+  std::atomic<IoDriver*> seen{nullptr};
+  spawn(
+      [&seen, also] {
+        if (also) also->store(current_driver());
+        seen.store(current_driver());
+      },
+      {.name = "driver scout"})
+      .detach();
+  REQUIRE(spin_until([&] { return seen.load() != nullptr; }));
+  REQUIRE(seen.load() != current_driver());
+  return seen.load();
+}
+
+// A callback waiter that counts its wakes.
+struct Flag {
+  std::atomic<int> wakes{0};
+  Waiter w;
+  Flag() {
+    w.bind_callback([](Waiter& me) { static_cast<Flag*>(me.context())->wakes.fetch_add(1); }, this);
+  }
+};
+
+// ------------------------------------- two workers register one socket
+
+struct RegisterRace {
+  Socket* sock = nullptr;
+  IoDriver* loser_driver = nullptr;
+  Socket* marker = nullptr;  // readable; its report ends a poll round of loser_driver
+  Flag* winner_flag = nullptr;
+  Flag* round_flag = nullptr;
+  int peer = -1;
+  std::atomic<bool> armed{false};
+  std::atomic<const void*> loser{nullptr};  // the state made by the fiber that lost
+  std::atomic<bool> round_ok{false};
+  std::atomic<int> loser_reports{0};  // events the kernel handed to the loser's state
+} g_reg;
+
+// At the point where a fiber on worker Y, calling into worker X's driver,
+// has a fresh state for the socket and is about to publish it: let Y's own
+// driver register the socket first, then let X run a whole poll round, and
+// only then let the loser go on. Every event X's kernel queue holds for the
+// socket is reported within that round.
+void another_registration_wins(HookPoint p, const void* obj) {
+  if (p == HookPoint::kDeliver) {
+    if (obj == g_reg.loser.load()) g_reg.loser_reports.fetch_add(1);
+    return;
+  }
+  if (p != HookPoint::kStatePublish) return;
+  // Runs on the fiber that made the state: reading it needs no ordering.
+  if (static_cast<const hooks::FdState*>(obj)->fd != g_reg.sock->fd()) return;
+  if (!g_reg.armed.exchange(false)) return;  // the winner's own registration, below
+  g_reg.loser = obj;
+  REQUIRE(current_driver()->when_readable(*g_reg.sock, g_reg.winner_flag->w).ok());
+  REQUIRE(g_reg.sock->state.load() != nullptr);
+  REQUIRE(g_reg.loser_driver->when_readable(*g_reg.marker, g_reg.round_flag->w).ok());
+  g_reg.round_ok = spin_until([] { return g_reg.round_flag->wakes.load() == 1; });
+  REQUIRE(::write(g_reg.peer, "x", 1) == 1);  // for the loser's read, once it parks
+}
+
+}  // namespace
+
+TEST_CASE(
+    "when two workers register one socket at once, the kernel reports only the state that won") {
+  bool read_ok = false;
+  char c = 0;
+  on_four_workers(
+      {Backend::kSelect, Backend::kPoll, Backend::kEpoll},
+      [&] {
+        Pair p;
+        Pair m;
+        REQUIRE(::write(m.b, "m", 1) == 1);
+        Socket sock(p.a);
+        Socket marker(m.a);
+        Socket::Use sock_use(sock);  // when_readable's contract: the caller holds a use
+        Socket::Use marker_use(marker);
+        Flag winner;
+        Flag round;
+        IoDriver* x = another_workers_driver();
+        g_reg.sock = &sock;
+        g_reg.loser_driver = x;
+        g_reg.marker = &marker;
+        g_reg.winner_flag = &winner;
+        g_reg.round_flag = &round;
+        g_reg.peer = p.b;
+        g_reg.loser = nullptr;
+        g_reg.loser_reports = 0;
+        g_reg.round_ok = false;
+        g_reg.armed = true;
+        c = 0;
+        {
+          HookScope hook(&another_registration_wins);
+          read_ok = x->recv(sock, &c, 1, Clock::now() + 30s).ok();
+          // The winner's callback is woken by the same byte; wait for it, so
+          // no report for this socket is still on its way when the hook goes.
+          CHECK(spin_until([&] { return winner.wakes.load() == 1; }));
+        }
+        ::close(p.b);
+        ::close(m.b);
+      },
+      [&] {
+        CHECK(g_reg.round_ok.load());
+        CHECK(read_ok);
+        CHECK(c == 'x');
+        CHECK(g_reg.loser_reports.load() == 0);
+      });
+}
