@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "net/readiness.h"
+#include "net/test_hook.h"
 #include "runtime/diagnostics.h"
 
 namespace weft::net {
@@ -41,20 +42,26 @@ class ListDriver : public ReadinessDriver {
     st->watch_index = -1;
   }
 
-  // The descriptors with waiters right now and what they wait for.
+  // The descriptors with waiters right now and what they wait for, before
+  // a wait until `d`.
   struct Interest {
     FdState* st;
     bool read;
     bool write;
   };
-  void snapshot(std::vector<Interest>& out) {
+  void snapshot(std::vector<Interest>& out, Deadline d) {
     out.clear();
-    std::lock_guard<runtime::SpinLock> g(list_mu_);
-    for (FdState* st : list_) {
-      std::lock_guard<runtime::SpinLock> s(st->mu);
-      bool r = !st->readers.empty();
-      bool w = !st->writers.empty();
-      if (r || w) out.push_back({st, r, w});
+    {
+      std::lock_guard<runtime::SpinLock> g(list_mu_);
+      for (FdState* st : list_) {
+        std::lock_guard<runtime::SpinLock> s(st->mu);
+        bool r = !st->readers.empty();
+        bool w = !st->writers.empty();
+        if (r || w) out.push_back({st, r, w});
+      }
+    }
+    if (d != Deadline::min()) {
+      detail::test_point(detail::HookPoint::kWaitSnapshot, static_cast<const IoDriver*>(this));
     }
   }
 
@@ -71,7 +78,7 @@ class PollDriver final : public ListDriver {
 
  protected:
   void wait(Deadline d) override {
-    snapshot(interest_);
+    snapshot(interest_, d);
     fds_.clear();
     fds_.push_back({wake_fd(), POLLIN, 0});
     for (const Interest& i : interest_) {
@@ -118,7 +125,7 @@ class SelectDriver final : public ListDriver {
   }
 
   void wait(Deadline d) override {
-    snapshot(interest_);
+    snapshot(interest_, d);
     fd_set rd, wr;
     FD_ZERO(&rd);
     FD_ZERO(&wr);

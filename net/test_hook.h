@@ -30,6 +30,10 @@ enum class HookPoint {
   kStatePublish,
   // A readiness driver reports an event for a descriptor. obj: its FdState.
   kDeliver,
+  // The select or poll driver has taken the list of descriptors its next
+  // wait covers and is about to block in the system call. obj: the driver
+  // (as an IoDriver*).
+  kWaitSnapshot,
 };
 
 using Hook = void (*)(HookPoint, const void* obj);

@@ -266,3 +266,59 @@ TEST_CASE(
         CHECK(g_reg.loser_reports.load() == 0);
       });
 }
+
+// ------------------------ a fiber that moved parks on its old worker's fd
+
+namespace {
+
+struct MigrationWake {
+  std::atomic<const IoDriver*> home{nullptr};
+  std::atomic<int> blocking_waits{0};
+} g_mig;
+
+void count_blocking_waits(HookPoint p, const void* obj) {
+  if (p == HookPoint::kWaitSnapshot && obj == g_mig.home) g_mig.blocking_waits.fetch_add(1);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a fiber parking on a descriptor homed on another worker wakes that worker's select or poll") {
+  // epoll's kernel interest set covers every registered descriptor whatever
+  // its waiters, and io_uring has no home: only select and poll can miss one.
+  bool read_ok = false;
+  char c = 0;
+  on_four_workers(
+      {Backend::kSelect, Backend::kPoll},
+      [&] {
+        Pair p;
+        Socket sock(p.a);
+        g_mig.home = nullptr;
+        g_mig.blocking_waits = 0;
+        HookScope hook(&count_blocking_waits);
+        // A driver held across a park would be like this one: another worker's.
+        IoDriver* x = another_workers_driver(&g_mig.home);
+        // Worker X, idle once its scout is done, blocks in a wait whose list
+        // of descriptors was taken before this socket had a waiter; nothing
+        // else in this test interrupts it.
+        REQUIRE(spin_until([] { return g_mig.blocking_waits.load() > 0; }));
+        // The byte arrives once this fiber waits on the socket, homed on X.
+        std::thread writer([&] {
+          spin_until([&] {
+            hooks::FdState* st = sock.state.load();
+            if (!st) return false;
+            std::lock_guard<SpinLock> g(st->mu);
+            return !st->readers.empty();
+          });
+          REQUIRE(::write(p.b, "x", 1) == 1);
+        });
+        c = 0;
+        read_ok = x->recv(sock, &c, 1, Clock::now() + 10s).ok();
+        writer.join();
+        ::close(p.b);
+      },
+      [&] {
+        CHECK(read_ok);
+        CHECK(c == 'x');
+      });
+}
