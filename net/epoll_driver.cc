@@ -9,7 +9,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/last_error.h"
 #include "net/readiness.h"
+
+// errno only through last_error(): a fiber may resume on another thread.
+#undef errno
+#pragma GCC poison errno
 
 namespace weft::net {
 
@@ -18,12 +23,15 @@ namespace {
 class EpollDriver final : public ReadinessDriver {
  public:
   EpollDriver() : epfd_(epoll_create1(EPOLL_CLOEXEC)) {
-    if (epfd_ < 0) throw BackendError(std::string("weft: epoll_create1: ") + std::strerror(errno));
+    if (epfd_ < 0) {
+      throw BackendError(std::string("weft: epoll_create1: ") + std::strerror(last_error()));
+    }
     epoll_event ev = {};
     ev.events = EPOLLIN;
     ev.data.ptr = nullptr;  // the interrupt eventfd
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd(), &ev) != 0) {
-      throw BackendError(std::string("weft: epoll_ctl(wake-up eventfd): ") + std::strerror(errno));
+      throw BackendError(std::string("weft: epoll_ctl(wake-up eventfd): ") +
+                         std::strerror(last_error()));
     }
   }
   ~EpollDriver() override { ::close(epfd_); }
@@ -35,7 +43,9 @@ class EpollDriver final : public ReadinessDriver {
     epoll_event ev = {};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = st;
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, st->fd, &ev) != 0) return Result<void>::failure(errno);
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, st->fd, &ev) != 0) {
+      return Result<void>::failure(last_error());
+    }
     return {};
   }
 
@@ -58,7 +68,7 @@ class EpollDriver final : public ReadinessDriver {
       tp = &ts;
     }
     int n = pwait2_ ? epoll_pwait2(epfd_, events, 256, tp, nullptr) : -1;
-    if (n < 0 && errno == ENOSYS) {
+    if (n < 0 && last_error() == ENOSYS) {
       // Kernels before 5.11 (or a seccomp filter): millisecond timeouts.
       pwait2_ = false;
       n = epoll_wait(epfd_, events, 256, timeout_ms(d));

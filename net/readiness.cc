@@ -84,7 +84,12 @@
 #include <string>
 
 #include "net/blocking_pool.h"
+#include "net/last_error.h"
 #include "net/test_hook.h"
+
+// errno only through last_error(): a fiber may resume on another thread.
+#undef errno
+#pragma GCC poison errno
 
 namespace weft::net {
 
@@ -94,7 +99,7 @@ using runtime::WakeReason;
 ReadinessDriver::ReadinessDriver() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (wake_fd_ < 0) {
     throw BackendError(std::string("weft: cannot create the I/O driver's eventfd: ") +
-                       std::strerror(errno));
+                       std::strerror(last_error()));
   }
 }
 
@@ -312,7 +317,7 @@ Result<size_t> ReadinessDriver::retry(Socket& s, bool write, Deadline d, Attempt
       if (s.closed()) return Result<size_t>::failure(ECANCELED);
       return static_cast<size_t>(n);
     }
-    const int err = errno;
+    const int err = last_error();
     if (err == EINTR) continue;
     if (err != EAGAIN) return Result<size_t>::failure(s.closed() ? ECANCELED : err);
     if (Result<void> r = wait_ready(s, write, d); !r) return Result<size_t>::failure(r.error());
@@ -358,14 +363,14 @@ Result<void> ReadinessDriver::connect(Socket& s, const sockaddr* addr, socklen_t
   int err;
   do {
     rc = ::connect(s.fd(), addr, len);
-    err = rc == 0 ? 0 : errno;
+    err = rc == 0 ? 0 : last_error();
   } while (err == EINTR);
   if (rc == 0) return {};
   if (err != EINPROGRESS) return Result<void>::failure(err);
   if (Result<void> r = wait_ready(s, true, d); !r) return r;
   err = 0;
   socklen_t el = sizeof err;
-  if (getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+  if (getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = last_error();
   if (err) return Result<void>::failure(err);
   return {};
 }
@@ -382,7 +387,7 @@ Result<int> ReadinessDriver::open(const char* path, int flags, mode_t mode) {
   };
   R r = BlockingPool::instance().run([&] {
     int fd = ::open(path, flags | O_CLOEXEC, mode);
-    return R{fd, fd < 0 ? errno : 0};
+    return R{fd, fd < 0 ? last_error() : 0};
   });
   if (r.fd < 0) return Result<int>::failure(r.err);
   return r.fd;
@@ -395,7 +400,7 @@ Result<size_t> ReadinessDriver::pread(int fd, void* buf, size_t len, off_t offse
   };
   R r = BlockingPool::instance().run([&] {
     ssize_t n = offset < 0 ? ::read(fd, buf, len) : ::pread(fd, buf, len, offset);
-    return R{n, n < 0 ? errno : 0};
+    return R{n, n < 0 ? last_error() : 0};
   });
   if (r.n < 0) return Result<size_t>::failure(r.err);
   return static_cast<size_t>(r.n);
@@ -408,7 +413,7 @@ Result<size_t> ReadinessDriver::pwrite(int fd, const void* buf, size_t len, off_
   };
   R r = BlockingPool::instance().run([&] {
     ssize_t n = offset < 0 ? ::write(fd, buf, len) : ::pwrite(fd, buf, len, offset);
-    return R{n, n < 0 ? errno : 0};
+    return R{n, n < 0 ? last_error() : 0};
   });
   if (r.n < 0) return Result<size_t>::failure(r.err);
   return static_cast<size_t>(r.n);

@@ -11,11 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "net/last_error.h"
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
 #include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
 #include "runtime/park.h"
+
+// errno only through last_error(): a fiber may resume on another thread.
+#undef errno
+#pragma GCC poison errno
 
 namespace weft::net {
 
@@ -32,7 +37,7 @@ IoDriver& TcpStream::driver(const char* call) {
 Result<TcpStream> TcpStream::connect(const SocketAddress& addr, Deadline d) {
   IoDriver& io = driver("TcpStream::connect");
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Result<TcpStream>::failure(errno);
+  if (fd < 0) return Result<TcpStream>::failure(last_error());
   TcpStream s(fd);
   if (Result<void> r = io.connect(*s.sock_, addr.raw(), addr.size(), d); !r) {
     return Result<TcpStream>::failure(r.error());
@@ -153,7 +158,7 @@ Result<void> TcpStream::shutdown(int how) {
   if (!sock_) return Result<void>::failure(EBADF);
   Socket::Use use(*sock_);
   if (!use) return Result<void>::failure(ECANCELED);
-  if (::shutdown(sock_->fd(), how) != 0) return Result<void>::failure(errno);
+  if (::shutdown(sock_->fd(), how) != 0) return Result<void>::failure(last_error());
   return {};
 }
 
@@ -162,7 +167,7 @@ Result<size_t> TcpStream::unread_bytes() const {
   Socket::Use use(*sock_);
   if (!use) return Result<size_t>::failure(ECANCELED);
   int n = 0;
-  if (::ioctl(sock_->fd(), FIONREAD, &n) != 0) return Result<size_t>::failure(errno);
+  if (::ioctl(sock_->fd(), FIONREAD, &n) != 0) return Result<size_t>::failure(last_error());
   return static_cast<size_t>(n);
 }
 
@@ -174,7 +179,7 @@ namespace {
 Result<void> set_int_option(const std::unique_ptr<Socket>& s, int level, int name, int value) {
   if (!s) return Result<void>::failure(EBADF);
   if (setsockopt(s->fd(), level, name, &value, sizeof value) != 0) {
-    return Result<void>::failure(errno);
+    return Result<void>::failure(last_error());
   }
   return {};
 }
@@ -205,20 +210,20 @@ SocketAddress TcpStream::local_address() const { return name_of(sock_, false); }
 
 Result<TcpListener> TcpListener::bind(const SocketAddress& addr, ListenOptions o) {
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Result<TcpListener>::failure(errno);
+  if (fd < 0) return Result<TcpListener>::failure(last_error());
   TcpListener l;
   l.sock_ = std::make_unique<Socket>(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (o.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    return Result<TcpListener>::failure(errno);
+    return Result<TcpListener>::failure(last_error());
   }
   if (o.defer_accept_s > 0 && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &o.defer_accept_s,
                                          sizeof o.defer_accept_s) != 0) {
-    return Result<TcpListener>::failure(errno);
+    return Result<TcpListener>::failure(last_error());
   }
-  if (::bind(fd, addr.raw(), addr.size()) != 0) return Result<TcpListener>::failure(errno);
-  if (::listen(fd, o.backlog) != 0) return Result<TcpListener>::failure(errno);
+  if (::bind(fd, addr.raw(), addr.size()) != 0) return Result<TcpListener>::failure(last_error());
+  if (::listen(fd, o.backlog) != 0) return Result<TcpListener>::failure(last_error());
   return l;
 }
 

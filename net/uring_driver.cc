@@ -132,7 +132,12 @@
 #include <system_error>
 #include <vector>
 
+#include "net/last_error.h"
 #include "runtime/park.h"
+
+// errno only through last_error(): a fiber may resume on another thread.
+#undef errno
+#pragma GCC poison errno
 
 namespace weft::net {
 
@@ -266,7 +271,7 @@ class UringDriver final : public IoDriver {
 };
 
 UringDriver::UringDriver(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
-  if (wake_fd_ < 0) throw std::system_error(errno, std::system_category(), "weft: eventfd");
+  if (wake_fd_ < 0) throw std::system_error(last_error(), std::system_category(), "weft: eventfd");
   constexpr unsigned kTries[] = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -663,7 +668,7 @@ Result<size_t> UringDriver::sendfile(Socket& s, int file_fd, off_t offset, size_
   if (!use) return Result<size_t>::failure(ECANCELED);
   if (len == 0) return size_t{0};
   Pipe p;
-  if (!local().take_pipe(&p)) return Result<size_t>::failure(errno);
+  if (!local().take_pipe(&p)) return Result<size_t>::failure(last_error());
   // The pipe holds p.size / page-size pages, and file pages enter it whole or
   // cut at `offset`: ask for what fits, so the first splice is not short.
   static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
