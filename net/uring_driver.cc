@@ -310,10 +310,14 @@ void UringDriver::start() {
 }
 
 UringDriver& UringDriver::local() {
-  auto* d = dynamic_cast<UringDriver*>(runtime::current_event_source());
-  if (!d) throw runtime::UsageError("weft: io_uring I/O called outside an io_uring runtime");
-  if (!d->started_) d->start();
-  return *d;
+  // The kind tag and the backend, not a dynamic_cast: this runs for every operation.
+  IoDriver* io = current_driver();
+  if (!io || io->backend() != Backend::kIoUring) {
+    throw runtime::UsageError("weft: io_uring I/O called outside an io_uring runtime");
+  }
+  auto& d = static_cast<UringDriver&>(*io);
+  if (!d.started_) d.start();
+  return d;
 }
 
 void UringDriver::reserve(unsigned n) {
