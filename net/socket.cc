@@ -58,6 +58,11 @@ void Socket::leave() noexcept {
   }
 }
 
+Socket::~Socket() {
+  close();
+  if (fd_ >= 0) release();  // once only: a no-op if the last use already released it
+}
+
 void Socket::close() noexcept {
   if (fd_ < 0) return;
   users_.fetch_add(1, std::memory_order_seq_cst);  // the hold, before closed_ is published

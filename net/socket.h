@@ -25,7 +25,10 @@ class Socket {
  public:
   Socket() = default;
   explicit Socket(int fd) noexcept : fd_(fd) {}
-  ~Socket() { close(); }
+  // Closes, and releases the descriptor even if a use is still counted: at
+  // destruction one can only belong to a fiber abandoned when its runtime
+  // stopped (destroying a Socket under a live call is the caller's bug).
+  ~Socket();
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
 

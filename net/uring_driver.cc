@@ -96,6 +96,27 @@
 // the flag and cancel the connect ourselves (IORING_OP_ASYNC_CANCEL on its
 // user_data, on our own ring).
 //
+// # Stopping
+//
+// When a runtime stops, the fibers still parked are abandoned, and their
+// stacks, which hold their Ops and often the buffers the kernel is filling,
+// are freed with the scheduler. The kernel must be done with every operation
+// by then. A ring that is merely closed is torn down by the kernel on its own
+// schedule, and the Ops of when_readable() on the heap would never be freed.
+// So each ring is drained first, on its owner thread: one
+// IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_ANY for everything, then
+// reaping until no Op is outstanding and the eventfd read has come back. The
+// drain wakes nobody: a stack Op is only written, a heap Op is freed without
+// running its callback.
+//
+// "On its owner thread" because SINGLE_ISSUER and DEFER_TASKRUN let no other
+// thread submit or reap. A worker thread other than worker 0 drains the rings
+// it started when it exits (a thread_local list), which happens before the
+// scheduler's join returns and so before any stack is freed. Worker 0 is the
+// thread that called Runtime::run; its ring drains in the driver's destructor
+// when the runtime is destroyed on that thread, as it normally is. A runtime
+// destroyed on another thread leaves that one ring to the kernel's teardown.
+//
 // # sendfile
 //
 // Two linked IORING_OP_SPLICE SQEs, file -> pipe -> socket. A short first
@@ -129,6 +150,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <system_error>
 #include <vector>
 
@@ -149,6 +171,7 @@ using runtime::WakeReason;
 // user_data of CQEs that are not an Op's: below alignof(Op), so never an address.
 constexpr uint64_t kIgnoreTag = 0;  // wait timers, cancels
 constexpr uint64_t kWakeTag = 1;    // the interrupt eventfd's read
+constexpr uint64_t kDrainTag = 2;   // the cancel of everything when stopping
 
 constexpr unsigned kSqEntries = 256;
 constexpr unsigned kCqEntries = 4096;
@@ -192,6 +215,17 @@ void close_pipe(Pipe& p) {
   ::close(p.w);
 }
 
+class UringDriver;
+
+// The rings a thread started, drained when it exits (see Stopping).
+struct ThreadRings {
+  std::vector<UringDriver*> rings;  // guarded by g_rings_mu
+  ~ThreadRings();
+};
+
+std::mutex g_rings_mu;
+thread_local ThreadRings tl_rings;
+
 class UringDriver final : public IoDriver {
  public:
   explicit UringDriver(int worker);
@@ -232,6 +266,10 @@ class UringDriver final : public IoDriver {
   static int drain(Socket& s, const Pipe& p, size_t n, Deadline d);
 
   void start();
+  // Cancels everything in flight and reaps it, waking nobody (see Stopping).
+  // The owner thread, with g_rings_mu held.
+  void drain();
+  friend struct ThreadRings;
   // Makes room for `n` SQEs, submitting what is queued if need be.
   void reserve(unsigned n);
   // Names `op` (its result slot) as the owner of the prepared SQE `e`.
@@ -263,6 +301,9 @@ class UringDriver final : public IoDriver {
   bool started_ = false;
   bool taskrun_flag_ = false;
   bool wake_armed_ = false;
+  bool draining_ = false;         // complete() wakes nobody
+  bool drain_refused_ = false;    // the kernel cannot cancel everything at once
+  ThreadRings* owner_ = nullptr;  // guarded by g_rings_mu: the list this ring is on
   uint64_t wake_buf_ = 0;
   __kernel_timespec wait_until_{};
   io_uring ring_{};
@@ -293,6 +334,13 @@ UringDriver::UringDriver(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_
 }
 
 UringDriver::~UringDriver() {
+  {
+    std::lock_guard<std::mutex> g(g_rings_mu);
+    if (owner_) {
+      if (owner_ == &tl_rings) drain();  // the owner thread (worker 0's, usually)
+      std::erase(owner_->rings, this);
+    }
+  }
   io_uring_queue_exit(&ring_);
   for (Pipe& p : pipes_) close_pipe(p);
   ::close(wake_fd_);
@@ -306,7 +354,34 @@ void UringDriver::start() {
     std::abort();
   }
   started_ = true;
+  {
+    std::lock_guard<std::mutex> g(g_rings_mu);
+    tl_rings.rings.push_back(this);
+    owner_ = &tl_rings;
+  }
   arm_wake();
+}
+
+void UringDriver::drain() {
+  if (!started_ || draining_) return;
+  draining_ = true;
+  reserve(1);
+  io_uring_sqe* c = io_uring_get_sqe(&ring_);
+  io_uring_prep_cancel64(c, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(c, kDrainTag);
+  while ((waiters() != 0 || wake_armed_) && !drain_refused_) {
+    io_uring_submit_and_wait(&ring_, 1);
+    reap();
+  }
+}
+
+ThreadRings::~ThreadRings() {
+  std::lock_guard<std::mutex> g(g_rings_mu);
+  for (UringDriver* r : rings) {
+    r->drain();
+    r->owner_ = nullptr;
+  }
+  rings.clear();
 }
 
 UringDriver& UringDriver::local() {
@@ -483,6 +558,12 @@ void UringDriver::complete(uint64_t tag, int res) {
     wake_armed_ = false;
     return;
   }
+  if (tag == kDrainTag) {
+    // Kernels before 5.19 refuse IORING_ASYNC_CANCEL_ANY: leave the rest to
+    // the kernel's teardown rather than wait for it forever.
+    if (res < 0 && res != -ENOENT) drain_refused_ = true;
+    return;
+  }
   Op* op = reinterpret_cast<Op*>(tag & ~uint64_t{alignof(Op) - 1});
   op->res[tag & (alignof(Op) - 1)] = res;
   if (--op->pending == 0) {
@@ -490,10 +571,10 @@ void UringDriver::complete(uint64_t tag, int res) {
     waiting_.fetch_sub(1, std::memory_order_seq_cst);
     if (runtime::Waiter* t = op->target) {
       delete op;
-      runtime::wake(*t, WakeReason::kWoken);
+      if (!draining_) runtime::wake(*t, WakeReason::kWoken);
       return;
     }
-    runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone from here on
+    if (!draining_) runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone now
   }
 }
 
