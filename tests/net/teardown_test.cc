@@ -73,7 +73,7 @@ TEST_CASE(
     const int readers = ring ? 1500 : 300;
     const int watched = ring ? 200 : 50;
     const int acceptors = ring ? 100 : 50;
-    for (int workers : weft::net::testing::kWorkerCounts) {
+    for (int workers : weft::runtime::testing::worker_counts()) {
       // Checked on this thread: doctest's context is per thread, fibers move.
       const std::string cell = std::string(backend_name(b)) + " x " + std::to_string(workers);
       const int before = open_descriptors();
