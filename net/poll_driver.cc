@@ -32,14 +32,26 @@ class ListDriver : public ReadinessDriver {
     return {};
   }
 
+  // Removes `st` before its descriptor is closed. A poll() or select() that
+  // is blocked with the descriptor in its set holds a reference to the open
+  // file until it returns, so a close() from another worker would not really
+  // close anything: no FIN goes out, and the peer, waiting for end of stream,
+  // may be what this blocked worker waits for (a wait with no timeout that
+  // nothing else ends). So the home is interrupted once the descriptor has
+  // left the list: a wait that began before sees the eventfd and returns,
+  // dropping the reference; one that begins after does not include it. On
+  // the home's own worker no wait can be in progress.
   void unwatch(FdState* st) noexcept override {
-    std::lock_guard<runtime::SpinLock> g(list_mu_);
-    int i = st->watch_index;
-    if (i < 0) return;
-    list_[i] = list_.back();
-    list_[i]->watch_index = i;
-    list_.pop_back();
-    st->watch_index = -1;
+    {
+      std::lock_guard<runtime::SpinLock> g(list_mu_);
+      int i = st->watch_index;
+      if (i < 0) return;
+      list_[i] = list_.back();
+      list_[i]->watch_index = i;
+      list_.pop_back();
+      st->watch_index = -1;
+    }
+    if (current_driver() != this) interrupt();
   }
 
   // The descriptors with waiters right now and what they wait for, before

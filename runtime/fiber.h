@@ -181,6 +181,11 @@ uint64_t id() noexcept;
 std::string_view name();
 void set_name(std::string_view name);  // truncated to 31 bytes
 int worker_index() noexcept;
+// Continues the calling fiber on worker `index` (0 <= index < workers):
+// returns once it runs there. It may move again at its next park or yield
+// (an idle worker can steal it); tests and benchmarks use it to set up a
+// placement, such as two fibers on two workers. UsageError for a bad index.
+void move_to(int index);
 
 }  // namespace this_fiber
 

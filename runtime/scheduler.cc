@@ -77,6 +77,42 @@
 // block while it is set, so a wake that lands between the last look and the
 // futex call is not lost either.
 //
+// # A sleeping worker's wait can hold what another worker closed
+//
+// A hang once seen about once in 150 runs of a test (24 readers with
+// interleaved deadlines against an echo server, select or poll, 4 workers)
+// looked like a lost deadline: every worker asleep with no timer, the main
+// fiber waiting for the echo fibers, one echo fiber parked reading a socket
+// whose client had long been closed. No deadline was lost. The interleaving:
+//
+//   1. A reader's socket is homed on worker A's driver (its first wait was
+//      there). The reader, now running on worker B, waits on it again with
+//      a deadline: its Waiter goes into A's watch list, its timer into B's
+//      heap, and B interrupts A, whose next poll() includes the descriptor.
+//      A has no timer of its own and sleeps with no timeout.
+//   2. B's timer fires; the reader leaves A's watch list and closes its
+//      socket (no call in flight, so a plain close()). The wake-up B hands
+//      to an idle worker goes to the one that slept last, not to A.
+//   3. A's poll() holds a reference to the open file of every descriptor in
+//      its set until it returns, so the close() freed nothing and sent no
+//      FIN. The echo fiber waits for that FIN; nothing will end A's wait.
+//
+// Attaching a debugger ended A's poll() with EINTR, and the run finished.
+// The rule that prevents it lives in net/poll_driver.cc: removing a
+// descriptor from a select/poll driver interrupts that driver's wait when it
+// is not the caller's own. tests/net/close_wakeup_test.cc forces the three
+// steps with this_fiber::move_to and proves step 3 from /proc before closing.
+//
+// # Fibers move; per-thread state does not
+//
+// A fiber may resume on another worker after any park or yield. So nothing
+// per-thread may be carried across one: a `thread_local` address or an
+// `errno` value read before a park is stale after it. current_worker() is
+// not inlined, so no caller keeps the thread's TLS address in a register
+// across a switch; code that wants per-worker state re-reads it through
+// current_worker() after every park, and reads errno right after the call
+// that set it.
+//
 // # Deadlock
 //
 // A worker that goes to sleep with no timer and no fiber parked on its
@@ -475,6 +511,15 @@ Fiber* Worker::find_runnable() {
       if (sched->global_size.load(std::memory_order_relaxed)) f = sched->global_pop(this);
       if (!f && events) events->poll(Deadline::min());
     }
+    // Fibers handed over by this_fiber::move_to run here before anything else.
+    if (!f && mailbox.load(std::memory_order_relaxed)) {
+      f = mailbox.exchange(nullptr, std::memory_order_acquire);
+      for (Fiber* rest = f->next; rest;) {
+        Fiber* next = rest->next;
+        push_local(rest);
+        rest = next;
+      }
+    }
     // runnext first, except on the fairness turn: a ping-pong pair handing
     // each other the runnext slot must not starve the local queue.
     if (!f && fair_turn) f = runq.pop();
@@ -578,6 +623,17 @@ void Worker::unpark() {
       futex_wake(&wake_word);
     }
   }
+}
+
+void Worker::hand_over(Fiber* f) {
+  f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
+  Fiber* head = mailbox.load(std::memory_order_relaxed);
+  do {
+    f->next = head;
+  } while (!mailbox.compare_exchange_weak(head, f, std::memory_order_release,
+                                          std::memory_order_relaxed));
+  // The permit is sticky: a worker about to sleep sees it (or the mailbox).
+  unpark();
 }
 
 void Worker::check_deadlock() {
@@ -695,7 +751,10 @@ Deadline Scheduler::trim_stacks() {
 bool Scheduler::any_work() const {
   if (global_size.load(std::memory_order_seq_cst)) return true;
   for (auto& w : workers) {
-    if (!w->runq.empty() || w->runnext.load(std::memory_order_seq_cst)) return true;
+    if (!w->runq.empty() || w->runnext.load(std::memory_order_seq_cst) ||
+        w->mailbox.load(std::memory_order_seq_cst)) {
+      return true;
+    }
   }
   return false;
 }
@@ -1036,6 +1095,33 @@ void set_name(std::string_view name) {
 int worker_index() noexcept {
   detail::Worker* w = current_worker();
   return w ? w->index : -1;
+}
+
+void move_to(int index) {
+  detail::Worker* w = current_worker();
+  if (!w || w->current == &w->sched_fiber) {
+    throw UsageError("weft: this_fiber::move_to called outside a fiber");
+  }
+  if (index < 0 || index >= w->sched->nworkers) {
+    throw UsageError("weft: this_fiber::move_to: no worker " + std::to_string(index) +
+                     " (the runtime has " + std::to_string(w->sched->nworkers) + ")");
+  }
+  // Handed over only once switched out, so the target cannot resume a fiber
+  // whose context is not saved yet. Resumed, it is on the target (the mailbox
+  // is not stolen from), but the loop keeps the promise whatever happens.
+  struct Move {
+    detail::Worker* target;
+    detail::Fiber* fiber;
+  };
+  while ((w = current_worker())->index != index) {
+    Move m{w->sched->workers[static_cast<size_t>(index)].get(), w->current};
+    w->switch_away({detail::PostSwitch::kCall,
+                    [](void* p) {
+                      const Move mv = *static_cast<Move*>(p);  // the frame may go once handed
+                      mv.target->hand_over(mv.fiber);
+                    },
+                    &m});
+  }
 }
 
 }  // namespace this_fiber

@@ -54,6 +54,9 @@ class Worker {
   void push_local(Fiber* f);
   // Any thread: ends this worker's sleep, now or at its next attempt.
   void unpark();
+  // Any thread: hands `f` (runnable, switched out) to this worker, which
+  // runs it before anything else it finds (this_fiber::move_to).
+  void hand_over(Fiber* f);
 
   Scheduler* sched;
   const int index;
@@ -63,6 +66,7 @@ class Worker {
   PostSwitch post;               // its pending post-switch action
   RunQueue runq;
   std::atomic<Fiber*> runnext{nullptr};
+  std::atomic<Fiber*> mailbox{nullptr};  // fibers handed over, linked by Fiber::next
   TimerHeap timers;
   std::unique_ptr<EventSource> events;
   StackCache stacks;
