@@ -4,7 +4,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <string>
+
+#include "runtime/check.h"
+#include "runtime/detail/scheduler.h"
+
 namespace weft::runtime {
+
+using detail::current_fiber;
+using detail::current_worker;
 
 namespace detail {
 
@@ -24,6 +32,7 @@ void ThreadParker::unpark() noexcept {
 }  // namespace detail
 
 void WaitList::push_back(Waiter* w) noexcept {
+  WEFT_DCHECK(!w->linked);
   w->next = nullptr;
   w->prev = tail_;
   if (tail_)
@@ -68,6 +77,85 @@ Waiter* WaitList::take_all_claimed() noexcept {
     out_tail = w;
   }
   return out;
+}
+
+namespace {
+[[noreturn, gnu::noinline, gnu::cold]] void throw_outside_fiber(const char* call) {
+  throw UsageError(std::string("weft: ") + call + " called outside a fiber");
+}
+}  // namespace
+
+void Waiter::bind_current(const char* call) {
+  fiber = current_fiber();
+  if (!fiber) [[unlikely]]
+    throw_outside_fiber(call);
+}
+
+void expect_outside_wake(Waiter& w) {
+  if (!w.fiber) throw UsageError("weft: expect_outside_wake called outside a fiber");
+  w.outside = true;
+  w.fiber->sched->outside_jobs.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void wake(Waiter& w, WakeReason reason) noexcept {
+  // A timed waiter has two wakers; only the one that claimed it may wake it.
+  WEFT_DCHECK(!w.timed || w.claimed.load(std::memory_order_relaxed));
+  w.reason = reason;
+  if (detail::Fiber* f = w.fiber) {
+    detail::Worker* wk = current_worker();
+    if (wk && wk->sched == f->sched) {
+      wk->make_ready(f);
+    } else {
+      // From outside: the woken fiber may finish the program before inject()
+      // returns; run() waits for `outside_wakes` to drain before tearing down.
+      detail::Scheduler* s = f->sched;
+      const bool outside_job = w.outside;  // `w` may be gone once f runs
+      s->outside_wakes.fetch_add(1, std::memory_order_seq_cst);
+      s->inject(f);
+      if (outside_job) s->outside_jobs.fetch_sub(1, std::memory_order_seq_cst);
+      s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  } else if (!w.callback) {
+    w.thread->unpark();
+  } else {
+    w.on_wake(w);
+  }
+}
+
+void wake_all(Waiter* list, WakeReason reason) noexcept {
+  while (list) {
+    Waiter* next = list->next;  // read first: `list` may be gone once woken
+    wake(*list, reason);
+    list = next;
+  }
+}
+
+void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
+               void (*after)(void*), void* arg) {
+  detail::Worker* wk = current_worker();
+  detail::Fiber* self = wk->current;
+  WEFT_DCHECK(w.fiber == self);  // bound with bind_current, by this fiber
+  self->wait_what.store(what, std::memory_order_relaxed);
+  self->wait_obj.store(obj, std::memory_order_relaxed);
+  self->state.store(detail::FiberState::kParked, std::memory_order_relaxed);
+  if (deadline != kNoDeadline) {
+    w.timed = true;
+    w.deadline = deadline;
+    wk->timers.insert(&w);
+  }
+  wk->switch_away({detail::PostSwitch::kCall, after, arg});
+  if (w.timed) detail::TimerHeap::remove(&w);
+  self->wait_what.store(nullptr, std::memory_order_relaxed);
+}
+
+void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const void* obj) {
+  if (!w.fiber) {
+    lock.unlock();
+    w.thread->wait();
+    return;
+  }
+  park_then(
+      w, deadline, what, obj, [](void* l) { static_cast<SpinLock*>(l)->unlock(); }, &lock);
 }
 
 }  // namespace weft::runtime

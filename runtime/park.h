@@ -101,6 +101,9 @@ struct Waiter {
   }
   void* context() const noexcept { return slot; }  // a callback waiter's
 };
+// Every blocking call puts one on its stack, and a channel ping-pong is
+// sensitive to every word of it (see above).
+static_assert(sizeof(Waiter) == 72, "Waiter grew: measure the channel ping-pong first");
 
 // Intrusive FIFO of Waiters; guarded by its owner's lock.
 class WaitList {

@@ -137,6 +137,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "runtime/check.h"
 #include "runtime/detail/sanitizer.h"
 #include "runtime/fiber_local.h"
 
@@ -148,21 +149,9 @@ namespace {
 
 thread_local Worker* tl_worker = nullptr;
 
-constexpr size_t kGuardSize = 64 * 1024;
 constexpr size_t kAltStackSize = 64 * 1024;
 constexpr uint32_t kFairnessTick = 61;
 constexpr auto kSpinBudget = std::chrono::microseconds(50);
-
-size_t page_size() {
-  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  return p;
-}
-
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
-
-char* align_down(char* p, size_t a) {
-  return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(a) - 1));
-}
 
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, Deadline d) {
   timespec ts;
@@ -182,64 +171,6 @@ void futex_wake(std::atomic<uint32_t>* word) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-// Async-signal-safe formatting for the overflow message.
-struct MsgBuf {
-  char buf[256];
-  size_t n = 0;
-  void put(const char* s) {
-    while (*s && n < sizeof buf) buf[n++] = *s++;
-  }
-  void put(uint64_t v) {
-    char tmp[24];
-    auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-    *r.ptr = '\0';
-    put(tmp);
-  }
-};
-
-struct sigaction g_old_segv;
-
-void on_segv(int sig, siginfo_t* si, void* uc) {
-  Worker* w = tl_worker;
-  char* addr = static_cast<char*>(si->si_addr);
-  if (w && w->current && w->current != &w->sched_fiber) {
-    Fiber* f = w->current;
-    if (addr < f->stack_lo && addr >= f->stack_lo - f->guard_size) {
-      MsgBuf m;
-      m.put("weft: fiber ");
-      m.put(f->id);
-      m.put(" \"");
-      m.put(f->name);
-      m.put("\" overflowed its ");
-      m.put(static_cast<uint64_t>(f->stack_size));
-      m.put("-byte stack\n");
-      ssize_t ignored = write(2, m.buf, m.n);
-      (void)ignored;
-      signal(SIGABRT, SIG_DFL);
-      abort();
-    }
-  }
-  // Not ours: hand the fault to whoever had it before (a sanitizer, or the
-  // default action, which the re-executed instruction then triggers).
-  if (g_old_segv.sa_flags & SA_SIGINFO) {
-    if (g_old_segv.sa_sigaction) return g_old_segv.sa_sigaction(sig, si, uc);
-  } else if (g_old_segv.sa_handler != SIG_DFL && g_old_segv.sa_handler != SIG_IGN) {
-    return g_old_segv.sa_handler(sig);
-  }
-  signal(SIGSEGV, SIG_DFL);
-}
-
-void install_overflow_handler() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction sa = {};
-    sa.sa_sigaction = &on_segv;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGSEGV, &sa, &g_old_segv);
-  });
-}
-
 int workers_from_env() {
   const char* env = std::getenv("WEFT_THREADS");
   if (env && *env) {
@@ -253,73 +184,6 @@ int workers_from_env() {
   }
   unsigned hc = std::thread::hardware_concurrency();
   return hc ? static_cast<int>(hc) : 1;
-}
-
-const char kJoinWhat[] = "join";
-
-[[noreturn]] void fatal_uncaught(Fiber* f) {
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(f->error);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-  }
-  std::fprintf(stderr, "weft: detached fiber %llu \"%s\" ended with an uncaught exception: %s\n",
-               static_cast<unsigned long long>(f->id), f->name, what.c_str());
-  std::abort();
-}
-
-void registry_add(Registry* r, Fiber* f) {
-  std::lock_guard<SpinLock> g(r->mu);
-  f->registry = r;
-  f->reg_prev = nullptr;
-  f->reg_next = r->head;
-  if (r->head) r->head->reg_prev = f;
-  r->head = f;
-}
-
-void registry_remove(Fiber* f) {
-  Registry* r = f->registry;
-  std::lock_guard<SpinLock> g(r->mu);
-  if (f->reg_prev)
-    f->reg_prev->reg_next = f->reg_next;
-  else
-    r->head = f->reg_next;
-  if (f->reg_next) f->reg_next->reg_prev = f->reg_prev;
-  f->registry = nullptr;
-}
-
-[[noreturn]] void fiber_exit(Fiber* self);
-
-void fiber_entry(ctx::transfer_t t) {
-  Worker* w = current_worker();
-  Fiber* self = w->current;
-  sanitizer_entered(self);
-  w->after_switch(t.fctx);
-  self->body(self);
-  fiber_exit(self);
-}
-
-void fiber_exit(Fiber* self) {
-  destroy_fiber_locals(self);
-  Waiter* joiner;
-  bool orphan_error;
-  {
-    std::lock_guard<SpinLock> g(self->join_lock);
-    self->done = true;
-    joiner = std::exchange(self->joiner, nullptr);
-    orphan_error = self->detached && self->error;
-  }
-  self->state.store(FiberState::kDone, std::memory_order_relaxed);
-  if (orphan_error) fatal_uncaught(self);
-  if (joiner) wake(*joiner, WakeReason::kWoken);
-  Scheduler* s = self->sched;
-  registry_remove(self);
-  s->live.fetch_sub(1, std::memory_order_acq_rel);
-  if (self == s->main) s->stop();
-  current_worker()->switch_away({PostSwitch::kRelease});
-  __builtin_unreachable();
 }
 
 }  // namespace
@@ -439,6 +303,7 @@ Fiber* Worker::next_local() {
 }
 
 void Worker::make_ready(Fiber* f) {
+  WEFT_DCHECK(f != current && f->state.load(std::memory_order_relaxed) != FiberState::kDone);
   f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
   if (current != &sched_fiber) {
     if (sched->nworkers == 1) {
@@ -626,6 +491,7 @@ void Worker::unpark() {
 }
 
 void Worker::hand_over(Fiber* f) {
+  WEFT_DCHECK(f->state.load(std::memory_order_relaxed) == FiberState::kRunning);
   f->state.store(FiberState::kRunnable, std::memory_order_relaxed);
   Fiber* head = mailbox.load(std::memory_order_relaxed);
   do {
@@ -689,7 +555,8 @@ Fiber* Scheduler::global_pop(Worker* w) {
   for (uint32_t i = 1; i < n; ++i) {
     Fiber* f = global_head;
     global_head = f->next;
-    w->runq.push(f);  // cannot fail: n - 1 <= room, and only this worker pushes
+    const bool pushed = w->runq.push(f);  // n - 1 <= room, and only this worker pushes
+    WEFT_DCHECK(pushed);
   }
   if (!global_head) global_tail = nullptr;
   global_size.store(size - n, std::memory_order_relaxed);
@@ -781,166 +648,6 @@ void Scheduler::run_main(Fiber* m) {
   }
 }
 
-Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& so) {
-  Worker* w = current_worker();
-  const size_t want = so.stack_size ? round_up(so.stack_size, page_size()) : opts.stack_size;
-  StackPool* pool = &default_stacks;
-  StackSpan span;
-  if (want == opts.stack_size && w && w->sched == this) {
-    span = w->stacks.get();
-  } else {
-    if (want != opts.stack_size) {
-      std::lock_guard<std::mutex> g(pools_mu);
-      auto& p = other_stacks[want];
-      if (!p) p = std::make_unique<StackPool>(want, kGuardSize);
-      pool = p.get();
-    }
-    std::vector<StackSpan> one;
-    pool->take(one, 1);
-    span = one[0];
-  }
-  sanitizer_fresh_stack(span.lo, span.size);
-
-  if (box_size + box_align + sizeof(Fiber) + 64 > span.size / 2) {
-    pool->give(&span, 1);
-    throw UsageError("weft: spawn: the closure (" + std::to_string(box_size) +
-                     " bytes) needs more than half of the fiber's stack; capture less or "
-                     "raise SpawnOptions::stack_size");
-  }
-  char* top = span.lo + span.size;
-  Fiber* f = new (align_down(top - sizeof(Fiber), 64)) Fiber();
-  char* box = align_down(reinterpret_cast<char*>(f) - box_size, std::max<size_t>(box_align, 16));
-  f->box = box;
-  char* sp = align_down(box, 64);
-  f->ctx = ctx::make_fcontext(sp, static_cast<size_t>(sp - span.lo), &fiber_entry);
-  f->sched = this;
-  f->id = next_id.fetch_add(1, std::memory_order_relaxed);
-  const size_t name_len = std::min(so.name.size(), sizeof f->name - 1);
-  if (name_len) std::memcpy(f->name, so.name.data(), name_len);
-  f->name[name_len] = '\0';
-  f->stack_lo = span.lo;
-  f->stack_size = span.size;
-  f->guard_size = pool->guard_size();
-  f->refs.store(2, std::memory_order_relaxed);
-  sanitizer_created(f);
-  registry_add(w && w->sched == this ? &w->registry : &outside_registry, f);
-  live.fetch_add(1, std::memory_order_relaxed);
-  return f;
-}
-
-void Scheduler::release(Fiber* f) {
-  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  if (f->destroy && f->done) f->destroy(f);
-  sanitizer_destroyed(f);
-  StackSpan span{f->stack_lo, f->stack_size};
-  f->~Fiber();
-  Worker* w = current_worker();
-  if (span.size == opts.stack_size) {
-    if (w && w->sched == this) {
-      w->stacks.put(span);
-    } else {
-      default_stacks.give(&span, 1);
-    }
-  } else {
-    std::lock_guard<std::mutex> g(pools_mu);
-    other_stacks[span.size]->give(&span, 1);
-  }
-}
-
-namespace {
-const char* state_name(FiberState s) {
-  switch (s) {
-    case FiberState::kRunnable:
-      return "runnable";
-    case FiberState::kRunning:
-      return "running";
-    case FiberState::kParked:
-      return "parked";
-    case FiberState::kDone:
-      return "done";
-  }
-  return "?";
-}
-
-void dump_registry(const Registry& r, std::string& out) {
-  std::lock_guard<SpinLock> g(const_cast<SpinLock&>(r.mu));
-  for (Fiber* f = r.head; f; f = f->reg_next) {
-    char line[256];
-    const FiberState st = f->state.load(std::memory_order_relaxed);
-    int n = std::snprintf(line, sizeof line, "fiber %llu \"%s\" %s",
-                          static_cast<unsigned long long>(f->id), f->name, state_name(st));
-    const char* what = f->wait_what.load(std::memory_order_relaxed);
-    const void* obj = f->wait_obj.load(std::memory_order_relaxed);
-    if (st == FiberState::kParked && what) {
-      if (what == kJoinWhat && obj) {
-        std::snprintf(line + n, sizeof line - n, " on join of fiber %llu",
-                      static_cast<unsigned long long>(static_cast<const Fiber*>(obj)->id));
-      } else if (obj) {
-        std::snprintf(line + n, sizeof line - n, " on %s %p", what, obj);
-      } else {
-        std::snprintf(line + n, sizeof line - n, " on %s", what);
-      }
-    }
-    out += line;
-    out += '\n';
-  }
-}
-}  // namespace
-
-std::string Scheduler::dump() const {
-  std::string out;
-  dump_registry(outside_registry, out);
-  for (auto& w : workers) dump_registry(w->registry, out);
-  return out;
-}
-
-// ------------------------------------------- entry points used by headers
-
-Fiber* create_fiber(Scheduler* sched, size_t box_size, size_t box_align, const SpawnOptions& so,
-                    const char* call) {
-  if (!sched) {
-    Fiber* cur = current_fiber();
-    if (!cur) throw UsageError(std::string("weft: ") + call + " called outside a fiber");
-    sched = cur->sched;
-  }
-  return sched->create(box_size, box_align, so);
-}
-
-void start_fiber(Fiber* f) {
-  Worker* w = current_worker();
-  if (w && w->sched == f->sched) {
-    w->make_ready(f);
-  } else {
-    f->sched->inject(f);
-  }
-}
-
-void release_fiber(Fiber* f) { f->sched->release(f); }
-
-void join_wait(Fiber* f) {
-  Waiter w;
-  w.bind_current("JoinHandle::join");
-  if (w.fiber == f) throw UsageError("weft: JoinHandle::join: a fiber cannot join itself");
-  f->join_lock.lock();
-  if (f->done) {
-    f->join_lock.unlock();
-    return;
-  }
-  f->joiner = &w;
-  park(f->join_lock, w, kNoDeadline, kJoinWhat, f);
-}
-
-void detach_fiber(Fiber* f) {
-  bool orphan_error;
-  {
-    std::lock_guard<SpinLock> g(f->join_lock);
-    f->detached = true;
-    orphan_error = f->done && f->error;
-  }
-  if (orphan_error) fatal_uncaught(f);
-  f->sched->release(f);
-}
-
 }  // namespace weft::runtime::detail
 
 // ----------------------------------------------------------- public API
@@ -967,163 +674,11 @@ Runtime::ExternalHold::~ExternalHold() {
   }
 }
 
-std::string fiber_dump() {
-  detail::Worker* w = current_worker();
-  return w ? w->sched->dump() : std::string();
-}
-
 bool in_fiber() noexcept { return current_fiber() != nullptr; }
 
 EventSource* current_event_source() noexcept {
   detail::Worker* w = current_worker();
   return w && w->current != &w->sched_fiber ? w->events.get() : nullptr;
 }
-
-namespace {
-[[noreturn, gnu::noinline, gnu::cold]] void throw_outside_fiber(const char* call) {
-  throw UsageError(std::string("weft: ") + call + " called outside a fiber");
-}
-}  // namespace
-
-void Waiter::bind_current(const char* call) {
-  fiber = current_fiber();
-  if (!fiber) [[unlikely]]
-    throw_outside_fiber(call);
-}
-
-void expect_outside_wake(Waiter& w) {
-  if (!w.fiber) throw UsageError("weft: expect_outside_wake called outside a fiber");
-  w.outside = true;
-  w.fiber->sched->outside_jobs.fetch_add(1, std::memory_order_seq_cst);
-}
-
-void wake(Waiter& w, WakeReason reason) noexcept {
-  w.reason = reason;
-  if (detail::Fiber* f = w.fiber) {
-    detail::Worker* wk = current_worker();
-    if (wk && wk->sched == f->sched) {
-      wk->make_ready(f);
-    } else {
-      // From outside: the woken fiber may finish the program before inject()
-      // returns; run() waits for `outside_wakes` to drain before tearing down.
-      detail::Scheduler* s = f->sched;
-      const bool outside_job = w.outside;  // `w` may be gone once f runs
-      s->outside_wakes.fetch_add(1, std::memory_order_seq_cst);
-      s->inject(f);
-      if (outside_job) s->outside_jobs.fetch_sub(1, std::memory_order_seq_cst);
-      s->outside_wakes.fetch_sub(1, std::memory_order_seq_cst);
-    }
-  } else if (!w.callback) {
-    w.thread->unpark();
-  } else {
-    w.on_wake(w);
-  }
-}
-
-void wake_all(Waiter* list, WakeReason reason) noexcept {
-  while (list) {
-    Waiter* next = list->next;  // read first: `list` may be gone once woken
-    wake(*list, reason);
-    list = next;
-  }
-}
-
-void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
-               void (*after)(void*), void* arg) {
-  detail::Worker* wk = current_worker();
-  detail::Fiber* self = wk->current;
-  self->wait_what.store(what, std::memory_order_relaxed);
-  self->wait_obj.store(obj, std::memory_order_relaxed);
-  self->state.store(detail::FiberState::kParked, std::memory_order_relaxed);
-  if (deadline != kNoDeadline) {
-    w.timed = true;
-    w.deadline = deadline;
-    wk->timers.insert(&w);
-  }
-  wk->switch_away({detail::PostSwitch::kCall, after, arg});
-  if (w.timed) detail::TimerHeap::remove(&w);
-  self->wait_what.store(nullptr, std::memory_order_relaxed);
-}
-
-void park(SpinLock& lock, Waiter& w, Deadline deadline, const char* what, const void* obj) {
-  if (!w.fiber) {
-    lock.unlock();
-    w.thread->wait();
-    return;
-  }
-  park_then(
-      w, deadline, what, obj, [](void* l) { static_cast<SpinLock*>(l)->unlock(); }, &lock);
-}
-
-namespace this_fiber {
-
-void yield() {
-  detail::Worker* w = current_worker();
-  if (!w || w->current == &w->sched_fiber) {
-    throw UsageError("weft: this_fiber::yield called outside a fiber");
-  }
-  w->switch_away({detail::PostSwitch::kRequeue});
-}
-
-void sleep_until(Deadline d) {
-  Waiter w;
-  w.bind_current("this_fiber::sleep_until");
-  if (d <= Clock::now()) return yield();
-  park_then(
-      w, d, "sleep", nullptr, [](void*) {}, nullptr);
-}
-
-uint64_t id() noexcept {
-  detail::Fiber* f = current_fiber();
-  return f ? f->id : 0;
-}
-
-std::string_view name() {
-  detail::Fiber* f = current_fiber();
-  if (!f) throw UsageError("weft: this_fiber::name called outside a fiber");
-  return f->name;
-}
-
-void set_name(std::string_view name) {
-  detail::Fiber* f = current_fiber();
-  if (!f) throw UsageError("weft: this_fiber::set_name called outside a fiber");
-  const size_t n = std::min(name.size(), sizeof f->name - 1);
-  if (n) std::memcpy(f->name, name.data(), n);
-  f->name[n] = '\0';
-}
-
-int worker_index() noexcept {
-  detail::Worker* w = current_worker();
-  return w ? w->index : -1;
-}
-
-void move_to(int index) {
-  detail::Worker* w = current_worker();
-  if (!w || w->current == &w->sched_fiber) {
-    throw UsageError("weft: this_fiber::move_to called outside a fiber");
-  }
-  if (index < 0 || index >= w->sched->nworkers) {
-    throw UsageError("weft: this_fiber::move_to: no worker " + std::to_string(index) +
-                     " (the runtime has " + std::to_string(w->sched->nworkers) + ")");
-  }
-  // Handed over only once switched out, so the target cannot resume a fiber
-  // whose context is not saved yet. Resumed, it is on the target (the mailbox
-  // is not stolen from), but the loop keeps the promise whatever happens.
-  struct Move {
-    detail::Worker* target;
-    detail::Fiber* fiber;
-  };
-  while ((w = current_worker())->index != index) {
-    Move m{w->sched->workers[static_cast<size_t>(index)].get(), w->current};
-    w->switch_away({detail::PostSwitch::kCall,
-                    [](void* p) {
-                      const Move mv = *static_cast<Move*>(p);  // the frame may go once handed
-                      mv.target->hand_over(mv.fiber);
-                    },
-                    &m});
-  }
-}
-
-}  // namespace this_fiber
 
 }  // namespace weft::runtime

@@ -41,6 +41,8 @@ class SpinLock {
 
   // Releases the lock; must be called by whoever holds it.
   void unlock() noexcept { held_.store(false, std::memory_order_release); }
+  // True while someone holds it; for WEFT_DCHECK (it cannot say who).
+  bool is_locked() const noexcept { return held_.load(std::memory_order_relaxed); }
 
  private:
   std::atomic<bool> held_{false};

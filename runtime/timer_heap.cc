@@ -2,10 +2,13 @@
 
 #include <mutex>
 
+#include "runtime/check.h"
+
 namespace weft::runtime::detail {
 
 void TimerHeap::insert(Waiter* w) {
   std::lock_guard<SpinLock> g(mu_);
+  WEFT_DCHECK(w->timed && w->heap_index == -1);
   w->heap = this;
   w->heap_index = static_cast<int32_t>(heap_.size());
   heap_.push_back(w);
@@ -17,6 +20,7 @@ void TimerHeap::remove(Waiter* w) {
   TimerHeap* h = w->heap;
   if (!h) return;
   std::lock_guard<SpinLock> g(h->mu_);
+  WEFT_DCHECK(w->heap_index < static_cast<int32_t>(h->heap_.size()));
   if (w->heap_index >= 0) {
     h->erase_at(static_cast<size_t>(w->heap_index));
     h->publish_next();
@@ -43,6 +47,8 @@ void TimerHeap::fire(Deadline now) {
 }
 
 void TimerHeap::erase_at(size_t i) {
+  WEFT_DCHECK(mu_.is_locked());
+  WEFT_DCHECK(i < heap_.size() && heap_[i]->heap_index == static_cast<int32_t>(i));
   heap_[i]->heap_index = -1;
   Waiter* last = heap_.back();
   heap_.pop_back();
@@ -81,6 +87,7 @@ void TimerHeap::sift_down(size_t i) {
 }
 
 void TimerHeap::publish_next() noexcept {
+  WEFT_DCHECK(mu_.is_locked());
   Deadline d = heap_.empty() ? kNoDeadline : heap_.front()->deadline;
   next_.store(d.time_since_epoch().count(), std::memory_order_release);
 }

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "runtime/check.h"
 #include "runtime/detail/fiber.h"
 
 namespace weft::runtime::detail {
@@ -72,6 +73,7 @@ class RunQueue {
   // the caller, and which must be empty); returns one stolen fiber to run now,
   // or null if there was nothing to steal.
   Fiber* steal_into(RunQueue& dst) noexcept {
+    WEFT_DCHECK(dst.empty());
     uint32_t dt = dst.tail_.load(std::memory_order_relaxed);
     for (;;) {
       uint32_t h = head_.load(std::memory_order_acquire);

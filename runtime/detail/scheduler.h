@@ -2,6 +2,8 @@
 // The protocol is explained at the top of scheduler.cc.
 #pragma once
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -137,6 +139,25 @@ class Scheduler {
   void global_push(Fiber* head, Fiber* tail, uint32_t n);
   Fiber* global_pop(Worker* w);  // takes a batch into w's queue, returns one
 };
+
+// Below each fiber stack, a guard region that faults on overflow.
+inline constexpr size_t kGuardSize = 64 * 1024;
+
+inline size_t page_size() noexcept {
+  static const size_t p = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return p;
+}
+inline size_t round_up(size_t n, size_t to) noexcept { return (n + to - 1) / to * to; }
+inline char* align_down(char* p, size_t a) noexcept {
+  return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(a) - 1));
+}
+
+// What a fiber parked in join() waits on, as dumps name it (fiber.cc).
+extern const char kJoinWhat[];
+
+// Installs, once per process, the SIGSEGV handler that names a fiber whose
+// stack overflowed into its guard (diagnostics.cc).
+void install_overflow_handler();
 
 // The worker running on this thread, or null. Never cached across a switch.
 Worker* current_worker() noexcept;

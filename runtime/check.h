@@ -1,0 +1,31 @@
+// WEFT_DCHECK: invariants the sanitizer builds check and the release build
+// does not pay for. A failed check prints the condition and where it stands,
+// then aborts (so ASan/TSan print their stack too).
+//
+//   void TimerHeap::erase_at(size_t i) {
+//     WEFT_DCHECK(i < heap_.size() && heap_[i]->heap_index == int32_t(i));
+//     ...
+//   }
+//
+// On in builds with AddressSanitizer or ThreadSanitizer (--config=asan,
+// --config=tsan) or with WEFT_DEBUG_CHECKS defined; elsewhere the condition
+// is not evaluated, only type-checked. So a condition must have no effects.
+#pragma once
+
+#if defined(WEFT_DEBUG_CHECKS) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WEFT_DCHECK_ON 1
+#else
+#define WEFT_DCHECK_ON 0
+#endif
+
+namespace weft::runtime::detail {
+// Prints "weft: check failed: <cond> at <file>:<line>" and aborts.
+[[noreturn, gnu::cold]] void check_failed(const char* cond, const char* file, int line) noexcept;
+}  // namespace weft::runtime::detail
+
+#if WEFT_DCHECK_ON
+#define WEFT_DCHECK(cond) \
+  ((cond) ? static_cast<void>(0) : ::weft::runtime::detail::check_failed(#cond, __FILE__, __LINE__))
+#else
+#define WEFT_DCHECK(cond) static_cast<void>(sizeof(!(cond)))
+#endif
