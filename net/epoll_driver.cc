@@ -75,10 +75,21 @@ class EpollDriver final : public ReadinessDriver {
     } else if (!pwait2_) {
       n = epoll_wait(epfd_, events, 256, timeout_ms(d));
     }
+    dispatch(events, n, true);
+  }
+
+  // Several threads may wait on one epoll instance; each edge goes to one.
+  void peek() override {
+    epoll_event events[64];
+    dispatch(events, epoll_wait(epfd_, events, 64, 0), false);
+  }
+
+ private:
+  void dispatch(const epoll_event* events, int n, bool owner) {
     for (int i = 0; i < n; ++i) {
       auto* st = static_cast<detail::FdState*>(events[i].data.ptr);
       if (!st) {
-        drain_wake_fd();
+        if (owner) drain_wake_fd();  // level-triggered: the owner still sees it
         continue;
       }
       const uint32_t e = events[i].events;
@@ -87,7 +98,6 @@ class EpollDriver final : public ReadinessDriver {
     }
   }
 
- private:
   int epfd_;
   bool pwait2_ = true;  // epoll_pwait2 is available
 };

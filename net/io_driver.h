@@ -45,8 +45,11 @@
 // handed to an idle worker (EventSource in runtime/).
 //
 // The cost: a worker busy running one long CPU-bound fiber polls its driver
-// only between fibers (every 61 switches at least), so I/O homed there waits
-// meanwhile; handlers are expected to block, not to compute for long.
+// only between fibers (every 61 switches at least). An idle worker stands in
+// for it after 10 ms (see "A worker stuck in a fiber" in scheduler.cc): it
+// fires its timers and, for the readiness drivers, polls its descriptors
+// (EventSource::poll_for_busy_owner). An io_uring ring can be entered only by
+// its owner, so its operations wait for that worker.
 #pragma once
 
 #include <sys/socket.h>

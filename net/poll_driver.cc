@@ -89,27 +89,39 @@ class PollDriver final : public ListDriver {
   Backend backend() const noexcept override { return Backend::kPoll; }
 
  protected:
-  void wait(Deadline d) override {
-    snapshot(interest_, d);
-    fds_.clear();
-    fds_.push_back({wake_fd(), POLLIN, 0});
-    for (const Interest& i : interest_) {
-      fds_.push_back(
-          {i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)), 0});
-    }
-    int n = ::poll(fds_.data(), fds_.size(), timeout_ms(d));
-    if (n <= 0) return;
-    if (fds_[0].revents) drain_wake_fd();
-    for (size_t k = 1; k < fds_.size(); ++k) {
-      short re = fds_[k].revents;
-      if (!re) continue;
-      bool err = re & (POLLERR | POLLHUP | POLLNVAL);
-      deliver(interest_[k - 1].st, (re & POLLIN) || err, (re & POLLOUT) || err);
-    }
+  void wait(Deadline d) override { scan(d, interest_, fds_, true); }
+
+  void peek() override {
+    std::vector<Interest> interest;
+    std::vector<pollfd> fds;
+    scan(Deadline::min(), interest, fds, false);
   }
 
  private:
-  std::vector<pollfd> fds_;
+  // One poll() over the descriptors with waiters; `owner` also watches (and
+  // drains) the wake-up eventfd.
+  void scan(Deadline d, std::vector<Interest>& interest, std::vector<pollfd>& fds, bool owner) {
+    snapshot(interest, d);
+    fds.clear();
+    if (owner) fds.push_back({wake_fd(), POLLIN, 0});
+    for (const Interest& i : interest) {
+      fds.push_back(
+          {i.st->fd, static_cast<short>((i.read ? POLLIN : 0) | (i.write ? POLLOUT : 0)), 0});
+    }
+    if (fds.empty()) return;
+    int n = ::poll(fds.data(), fds.size(), timeout_ms(d));
+    if (n <= 0) return;
+    const size_t first = owner ? 1 : 0;
+    if (owner && fds[0].revents) drain_wake_fd();
+    for (size_t k = first; k < fds.size(); ++k) {
+      short re = fds[k].revents;
+      if (!re) continue;
+      bool err = re & (POLLERR | POLLHUP | POLLNVAL);
+      deliver(interest[k - first].st, (re & POLLIN) || err, (re & POLLOUT) || err);
+    }
+  }
+
+  std::vector<pollfd> fds_;  // owner only: scratch for wait()
 };
 
 class SelectDriver final : public ListDriver {
@@ -136,30 +148,43 @@ class SelectDriver final : public ListDriver {
     return ListDriver::watch(st);
   }
 
-  void wait(Deadline d) override {
-    snapshot(interest_, d);
+  void wait(Deadline d) override { scan(d, interest_, true); }
+
+  void peek() override {
+    std::vector<Interest> interest;
+    scan(Deadline::min(), interest, false);
+  }
+
+ private:
+  // One select() over the descriptors with waiters; `owner` also watches
+  // (and drains) the wake-up eventfd.
+  void scan(Deadline d, std::vector<Interest>& interest, bool owner) {
+    snapshot(interest, d);
+    if (!owner && interest.empty()) return;
     fd_set rd, wr;
     FD_ZERO(&rd);
     FD_ZERO(&wr);
-    FD_SET(wake_fd(), &rd);
-    int maxfd = wake_fd();
-    for (const Interest& i : interest_) {
+    int maxfd = -1;
+    if (owner) {
+      FD_SET(wake_fd(), &rd);
+      maxfd = wake_fd();
+    }
+    for (const Interest& i : interest) {
       if (i.read) FD_SET(i.st->fd, &rd);
       if (i.write) FD_SET(i.st->fd, &wr);
       if (i.st->fd > maxfd) maxfd = i.st->fd;
     }
     timeval tv;
     timeval* tp = nullptr;
-    int ms = timeout_ms(d);
-    if (ms >= 0) {
+    if (const int ms = timeout_ms(d); ms >= 0) {
       tv.tv_sec = ms / 1000;
       tv.tv_usec = (ms % 1000) * 1000;
       tp = &tv;
     }
     int n = ::select(maxfd + 1, &rd, &wr, nullptr, tp);
     if (n <= 0) return;
-    if (FD_ISSET(wake_fd(), &rd)) drain_wake_fd();
-    for (const Interest& i : interest_) {
+    if (owner && FD_ISSET(wake_fd(), &rd)) drain_wake_fd();
+    for (const Interest& i : interest) {
       bool r = i.read && FD_ISSET(i.st->fd, &rd);
       bool w = i.write && FD_ISSET(i.st->fd, &wr);
       if (r || w) deliver(i.st, r, w);

@@ -58,8 +58,11 @@
 // the home's retired list; the home frees retired states at the start of its
 // next poll. An event batch the home is processing may still name the state,
 // but the batch ends before the next poll begins, and a wait that begins
-// after the unregistration cannot report it. Every caller of the driver holds
-// a Socket::Use, so a state is never released under a call that uses it.
+// after the unregistration cannot report it. An idle worker may also poll a
+// busy home's descriptors on its behalf (poll_for_busy_owner, peek()); while
+// such a batch is in progress (`peeking_`) the home keeps its retired states
+// for a later poll. Every caller of the driver holds a Socket::Use, so a
+// state is never released under a call that uses it.
 //
 // # Rejected
 //
@@ -112,12 +115,27 @@ ReadinessDriver::~ReadinessDriver() {
 
 void ReadinessDriver::poll(Deadline d) {
   {
-    // Retired states: every event batch that could name them is finished.
+    // Retired states: every event batch that could name them is finished,
+    // unless another worker is peeking; a state is unhooked from the kernel
+    // before it is retired, so a later batch cannot name it.
     std::lock_guard<runtime::SpinLock> g(states_mu_);
-    for (FdState* st : retired_) delete st;
-    retired_.clear();
+    if (peeking_ == 0) {
+      for (FdState* st : retired_) delete st;
+      retired_.clear();
+    }
   }
   wait(d);
+}
+
+bool ReadinessDriver::poll_for_busy_owner() {
+  {
+    std::lock_guard<runtime::SpinLock> g(states_mu_);
+    ++peeking_;
+  }
+  peek();
+  std::lock_guard<runtime::SpinLock> g(states_mu_);
+  --peeking_;
+  return true;
 }
 
 void ReadinessDriver::interrupt() {

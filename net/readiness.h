@@ -8,6 +8,7 @@
 //     Result<void> watch(detail::FdState* st) override;  // add st->fd to the wait
 //     void unwatch(detail::FdState* st) noexcept override;
 //     void wait(Deadline d) override;  // block until d, deliver() what is ready
+//     void peek() override;            // the same, not blocking, from another thread
 //   };
 #pragma once
 
@@ -60,6 +61,7 @@ class ReadinessDriver : public IoDriver {
   void forget(Socket& s) noexcept override;
 
   void poll(Deadline d) override;
+  bool poll_for_busy_owner() override;
   void interrupt() override;
   size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
 
@@ -71,8 +73,12 @@ class ReadinessDriver : public IoDriver {
   // that watch() refused.
   virtual void unwatch(detail::FdState* st) noexcept = 0;
   // Waits until `d` (Deadline::min(): do not block) and calls deliver() for
-  // each ready descriptor; wake_fd() readable means interrupt().
+  // each ready descriptor; wake_fd() readable means interrupt(). The owner's.
   virtual void wait(Deadline d) = 0;
+  // The same without blocking, from another thread while the owner is busy:
+  // no scratch of the owner's is touched, and the wake-up eventfd is left
+  // for the owner (draining it could swallow an interrupt meant for its wait).
+  virtual void peek() = 0;
 
   // Wakes the fibers waiting for what is ready, or remembers it.
   static void deliver(detail::FdState* st, bool readable, bool writable);
@@ -96,7 +102,8 @@ class ReadinessDriver : public IoDriver {
   int wake_fd_;
   std::atomic<size_t> waiting_{0};
   runtime::SpinLock states_mu_;
-  std::vector<detail::FdState*> retired_;       // guarded by states_mu_
+  std::vector<detail::FdState*> retired_;  // guarded by states_mu_
+  int peeking_ = 0;  // guarded by states_mu_: peek()s in progress, which may name retired states
   std::unordered_set<detail::FdState*> homed_;  // guarded by states_mu_: live states homed here
 };
 

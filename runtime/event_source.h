@@ -32,6 +32,12 @@ class EventSource {
   // Any thread: makes the current or the next poll() return promptly.
   virtual void interrupt() = 0;
 
+  // Any thread but the owner's, while the owner is busy in a long-running
+  // fiber: wakes the fibers whose events have arrived, without blocking, as
+  // poll(Deadline::min()) would, so I/O homed on a busy worker is not
+  // stranded. False if this source can only be polled by its owner.
+  virtual bool poll_for_busy_owner() { return false; }
+
   // Number of fibers parked on this source; zero lets the runtime conclude,
   // with everything else asleep, that nothing can ever wake them (deadlock).
   virtual size_t waiters() const = 0;

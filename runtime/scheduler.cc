@@ -103,6 +103,21 @@
 // is not the caller's own. tests/net/close_wakeup_test.cc forces the three
 // steps with this_fiber::move_to and proves step 3 from /proc before closing.
 //
+// # A worker stuck in a fiber
+//
+// Fibers are not preempted: a worker running one long CPU-bound fiber
+// neither fires its timers nor polls its EventSource until that fiber
+// parks, and deadlines and I/O homed there wait although other workers are
+// idle. So a worker with nothing to run, before it sleeps, looks at the
+// others: one that is awake, has not switched for kBusyAfter (10 ms; each
+// worker counts its switches) and has timers or I/O waiters is stood in
+// for: the idle worker fires its due timers and, where the source allows it
+// (the readiness backends; an io_uring ring is only ever entered by its
+// owner), polls its I/O without blocking. The fibers woken run on the idle
+// worker. While some awake worker owes timers or I/O, idle workers sleep at
+// most kBusyAfter (about 100 wake-ups a second each), which bounds how late
+// a stranded deadline or event is served.
+//
 // # Fibers move; per-thread state does not
 //
 // A fiber may resume on another worker after any park or yield. So nothing
@@ -152,6 +167,7 @@ thread_local Worker* tl_worker = nullptr;
 constexpr size_t kAltStackSize = 64 * 1024;
 constexpr uint32_t kFairnessTick = 61;
 constexpr auto kSpinBudget = std::chrono::microseconds(50);
+constexpr auto kBusyAfter = std::chrono::milliseconds(10);
 
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, Deadline d) {
   timespec ts;
@@ -204,7 +220,11 @@ Fiber* current_fiber() noexcept {
 // ---------------------------------------------------------------- Worker
 
 Worker::Worker(Scheduler* s, int i)
-    : sched(s), index(i), stacks(&s->default_stacks), rng(0x9e3779b9u * (i + 1)) {
+    : sched(s),
+      index(i),
+      stacks(&s->default_stacks),
+      rng(0x9e3779b9u * (i + 1)),
+      seen(static_cast<size_t>(s->nworkers)) {
   std::snprintf(sched_fiber.name, sizeof sched_fiber.name, "worker %d", i);
   if (s->opts.event_source) events = s->opts.event_source(i);
 }
@@ -256,6 +276,7 @@ void Worker::switch_away(PostSwitch p) {
 
 void Worker::jump(Fiber* next, PostSwitch p) {
   Fiber* self = current;
+  switches.store(switches.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   switch_from = self;
   post = p;
   current = next;
@@ -424,7 +445,10 @@ Fiber* Worker::find_runnable() {
       return f;
     }
 
-    // Nothing anywhere: go idle (see "Sleeping workers" above).
+    // Nothing anywhere. A worker stuck in a long fiber may owe deadlines or
+    // I/O to fibers that would run here; then go idle (see "Sleeping workers").
+    const Deadline look_again = stand_in_for_busy_workers();
+    if (!runq.empty()) continue;
     if (spinning) {
       spinning = false;
       sched->nspinning.fetch_sub(1, std::memory_order_seq_cst);
@@ -439,7 +463,7 @@ Fiber* Worker::find_runnable() {
     bool woken_by_waker = false;
     const bool work_appeared = sched->any_work();
     if (!work_appeared && !sched->stopping.load(std::memory_order_seq_cst)) {
-      const Deadline d = std::min(timers.next(), sched->trim_stacks());
+      const Deadline d = std::min({timers.next(), sched->trim_stacks(), look_again});
       const bool forever = d == kNoDeadline && (!events || events->waiters() == 0);
       if (forever) {
         sched->nblocked.fetch_add(1, std::memory_order_seq_cst);
@@ -471,13 +495,43 @@ Fiber* Worker::find_runnable() {
 
 void Worker::sleep(Deadline d) {
   if (wake_word.load(std::memory_order_acquire) == 0) {
+    asleep.store(true, std::memory_order_relaxed);
     if (events) {
       events->poll(d);
     } else {
       futex_wait(&wake_word, 0, d);
     }
+    asleep.store(false, std::memory_order_relaxed);
   }
   wake_word.exchange(0, std::memory_order_acq_rel);
+}
+
+Deadline Worker::stand_in_for_busy_workers() {
+  if (sched->nworkers == 1) return kNoDeadline;
+  Deadline next = kNoDeadline;
+  const Deadline now = Clock::now();
+  for (auto& other : sched->workers) {
+    Worker* v = other.get();
+    if (v == this) continue;
+    Seen& s = seen[static_cast<size_t>(v->index)];
+    const uint32_t n = v->switches.load(std::memory_order_relaxed);
+    const bool owes = !v->timers.empty() || (v->events && v->events->waiters() > 0);
+    if (n != s.switches || v->asleep.load(std::memory_order_relaxed) || !owes) {
+      s = {n, now};
+      if (owes && !v->asleep.load(std::memory_order_relaxed))
+        next = std::min(next, now + kBusyAfter);
+      continue;
+    }
+    if (now - s.since < kBusyAfter) {
+      next = std::min(next, s.since + kBusyAfter);
+      continue;
+    }
+    // `v` has run one fiber for kBusyAfter while others wait on it.
+    v->timers.fire(now);
+    if (v->events) v->events->poll_for_busy_owner();
+    next = std::min({next, v->timers.next(), now + kBusyAfter});
+  }
+  return next;
 }
 
 void Worker::unpark() {

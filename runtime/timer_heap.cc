@@ -28,22 +28,29 @@ void TimerHeap::remove(Waiter* w) {
 }
 
 void TimerHeap::fire(Deadline now) {
-  // Not linked through Waiter::next: a timed-out waiter may still sit in its
-  // object's WaitList until its fiber unlinks it.
-  expired_.clear();
-  {
-    std::lock_guard<SpinLock> g(mu_);
-    while (!heap_.empty() && heap_.front()->deadline <= now) {
-      Waiter* w = heap_.front();
-      erase_at(0);
-      // The object side may have won; then the fiber is already on its way.
-      if (claim(*w)) expired_.push_back(w);
+  // One waiter per round of the lock, woken outside it: expiries are rare,
+  // and two threads may fire one heap. Not linked through Waiter::next: a
+  // timed-out waiter may still sit in its object's WaitList until its fiber
+  // unlinks it. A claimed waiter stays valid until its fiber is woken:
+  // nothing else can resume it.
+  for (;;) {
+    Waiter* w = nullptr;
+    {
+      std::lock_guard<SpinLock> g(mu_);
+      while (!heap_.empty() && heap_.front()->deadline <= now) {
+        Waiter* front = heap_.front();
+        erase_at(0);
+        // The object side may have won; then the fiber is already on its way.
+        if (claim(*front)) {
+          w = front;
+          break;
+        }
+      }
+      publish_next();
     }
-    publish_next();
+    if (!w) return;
+    wake(*w, WakeReason::kTimeout);
   }
-  // A claimed waiter stays valid until its fiber is woken: nothing else can
-  // resume it.
-  for (Waiter* w : expired_) wake(*w, WakeReason::kTimeout);
 }
 
 void TimerHeap::erase_at(size_t i) {

@@ -74,10 +74,19 @@ class Worker {
   StackCache stacks;
   Registry registry;
   std::atomic<uint32_t> wake_word{0};  // 1 = a wake-up is pending (see "Sleeping")
+  // Written by this worker, read by idle ones (see "A worker stuck in a fiber").
+  std::atomic<uint32_t> switches{0};  // bumped on every switch
+  std::atomic<bool> asleep{false};    // in sleep(): it looks after its own timers and I/O
   bool spinning = false;
   bool idle_listed = false;  // guarded by Scheduler::idle_mu
   uint32_t tick = 0;
   uint32_t rng;
+  // This worker's last look at each other worker's `switches`, and when.
+  struct Seen {
+    uint32_t switches = ~0u;  // never seen
+    Deadline since;
+  };
+  std::vector<Seen> seen;
   std::thread thread;
   void* altstack = nullptr;
 
@@ -87,6 +96,9 @@ class Worker {
   Fiber* find_runnable();
   Fiber* steal(bool take_runnext);
   void sleep(Deadline deadline);
+  // Fires the due timers and polls the I/O of workers that have run one
+  // fiber for too long; returns when to look again (kNoDeadline: no need).
+  Deadline stand_in_for_busy_workers();
   void check_deadlock();
   friend class Scheduler;
 };

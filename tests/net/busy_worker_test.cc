@@ -1,0 +1,117 @@
+// A worker stuck in a long CPU-bound fiber must not strand what is homed on
+// it: the deadlines in its timer heap and, on the readiness backends, the
+// descriptors its driver watches. An idle worker notices that the busy one
+// has not switched for a while and fires its timers and polls its driver.
+//
+// Each case holds worker 0 in a spinning fiber that stops as soon as the
+// stranded fiber has been served, or after 20 s; the property is that the
+// fiber was served while worker 0 still spun.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+
+#include "net/tcp_listener.h"
+#include "net/tcp_stream.h"
+#include "runtime/fiber.h"
+#include "runtime/runtime.h"
+#include "tests/net/matrix.h"
+
+using namespace weft::net;
+using namespace weft::runtime;
+using namespace std::chrono_literals;
+using weft::net::testing::for_each_backend;
+
+namespace {
+
+SocketAddress loopback() { return *SocketAddress::parse("127.0.0.1", 0); }
+
+// Occupies worker 0 without ever switching until `until` is set or 20 s
+// pass; returns whether it was `until` that ended it.
+JoinHandle<bool> hog_worker_0(std::atomic<bool>& started, const std::atomic<bool>& until) {
+  return spawn(
+      [&started, &until] {
+        this_fiber::move_to(0);
+        started.store(true);
+        const auto give_up = Clock::now() + 20s;
+        while (!until.load()) {
+          if (Clock::now() > give_up) return false;
+        }
+        return true;
+      },
+      {.name = "hog"});
+}
+
+// Waits (yielding) until the fiber dump shows fiber `name` parked.
+void wait_until_parked(std::string_view name) {
+  const std::string needle = "\"" + std::string(name) + "\" parked";
+  const auto give_up = Clock::now() + 20s;
+  while (fiber_dump().find(needle) == std::string::npos && Clock::now() < give_up) {
+    this_fiber::yield();
+  }
+  REQUIRE(fiber_dump().find(needle) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("a deadline owned by a worker stuck in a long fiber still fires") {
+  for_each_backend([](Backend, int workers) {
+    if (workers < 2) return;  // one worker stuck is the whole runtime stuck
+    std::atomic<bool> parked{false}, woke{false}, hog_started{false};
+    // The sleeper's timer goes into worker 0's heap: it parks there.
+    auto sleeper = spawn(
+        [&] {
+          this_fiber::move_to(0);
+          parked.store(true);
+          this_fiber::sleep_for(50ms);
+          woke.store(true);
+        },
+        {.name = "sleeper"});
+    this_fiber::move_to(1);
+    while (!parked.load()) this_fiber::yield();
+    // Handed to worker 0 only after the sleeper has parked there.
+    auto hog = hog_worker_0(hog_started, woke);
+    CHECK(hog.join());  // the sleeper woke while worker 0 still spun
+    sleeper.join();
+  });
+}
+
+TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served") {
+  for_each_backend([](Backend b, int workers) {
+    if (workers < 2) return;
+    if (b == Backend::kIoUring) {
+      // A ring is submitted to and reaped by its own worker alone
+      // (SINGLE_ISSUER, DEFER_TASKRUN): its completions wait for it.
+      return;
+    }
+    auto l = TcpListener::bind(loopback());
+    REQUIRE(l.ok());
+    auto connected = TcpStream::connect(l.value().local_address());
+    REQUIRE(connected.ok());
+    auto accepted = l.value().accept();
+    REQUIRE(accepted.ok());
+    TcpStream& c = connected.value();
+    TcpStream& s = accepted.value();
+    char byte;
+    // The client side is homed on worker 0's driver: its first wait is there.
+    this_fiber::move_to(0);
+    CHECK(c.read(&byte, 1, Clock::now()).error() == ETIMEDOUT);
+    this_fiber::move_to(1);
+
+    std::atomic<bool> served{false}, hog_started{false};
+    auto hog = hog_worker_0(hog_started, served);
+    while (!hog_started.load()) this_fiber::yield();
+    auto reader = spawn(
+        [&] {
+          char got = 0;
+          auto r = c.read(&got, 1, Clock::now() + 30s);
+          served.store(r.ok() && *r == 1 && got == 'x');
+          return served.load();
+        },
+        {.name = "stranded reader"});
+    wait_until_parked("stranded reader");
+    REQUIRE(s.write("x", 1).ok());
+    CHECK(hog.join());  // the reader was served while worker 0 still spun
+    CHECK(reader.join());
+  });
+}
