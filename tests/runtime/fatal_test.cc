@@ -2,18 +2,25 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/channel.h"
 #include "runtime/mutex.h"
 #include "runtime/runtime.h"
 #include "tests/runtime/child_process.h"
+#include "tests/runtime/manual_source.h"
 #include "tests/runtime/matrix.h"
+#include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
+using weft::runtime::testing::kPatience;
+using weft::runtime::testing::ManualSource;
 using weft::runtime::testing::run_in_child;
 
 namespace {
@@ -55,13 +62,33 @@ TEST_CASE("a deadlock is reported with the waiting fibers") {
 
 TEST_CASE("no deadlock is reported while an outside thread may still send") {
   auto r = run_in_child([] {
+    std::mutex mu;
+    std::vector<ManualSource*> sources;
     Options o;
     o.workers = 2;
+    o.event_source = [&](int) {
+      auto s = std::make_unique<ManualSource>();
+      std::lock_guard g(mu);
+      sources.push_back(s.get());
+      return s;
+    };
     Runtime rt(o);
     Channel<int> ch;
     auto hold = std::make_unique<Runtime::ExternalHold>(rt);
     std::thread t([&] {
-      std::this_thread::sleep_for(50ms);
+      // Send only once every worker sleeps with nothing but this thread left
+      // to wake it: the state a deadlock report would be made in.
+      const auto give_up = Clock::now() + kPatience;
+      auto all_asleep = [&] {
+        for (auto* s : sources) {
+          if (s->asleep_without_deadline.load() != 1) return false;
+        }
+        return true;
+      };
+      while (!all_asleep()) {
+        if (Clock::now() >= give_up) std::_Exit(3);
+        std::this_thread::sleep_for(1ms);
+      }
       ch.send_from_thread(1);
     });
     int v = rt.run([&] { return *ch.recv(); });
@@ -91,10 +118,15 @@ TEST_CASE("an exception escaping a detached fiber ends the process with its mess
     Options o;
     o.workers = 2;
     Runtime rt(o);
+    Runtime::ExternalHold hold(rt);  // waiting on `never` is not a deadlock
     rt.run([] {
       spawn([] { throw std::runtime_error("lost"); }, {.name = "orphan"}).detach();
-      this_fiber::sleep_for(1s);
+      // Only the orphan's exception can end the process from here.
+      Channel<int> never;
+      int v;
+      (void)never.recv_for(v, kPatience);
     });
+    std::_Exit(3);
   });
   CHECK(r.signal == SIGABRT);
   CHECK(r.err.find("\"orphan\" ended with an uncaught exception: lost") != std::string::npos);

@@ -11,10 +11,14 @@
 #include "runtime/semaphore.h"
 #include "runtime/wait_group.h"
 #include "tests/runtime/matrix.h"
+#include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
+using weft::runtime::testing::eventually;
 using weft::runtime::testing::for_each_worker_count;
+using weft::runtime::testing::kPatience;
+using weft::runtime::testing::parked_count;
 
 TEST_CASE("a mutex excludes fibers on every worker") {
   for_each_worker_count([](int) {
@@ -87,20 +91,26 @@ TEST_CASE("notify_all wakes every waiter") {
     Mutex mu;
     CondVar cv;
     bool go = false;
-    std::vector<JoinHandle<void>> hs;
-    for (int i = 0; i < 30; ++i) {
+    constexpr int kWaiters = 30;
+    // Each waiter reports whether a notification, not its deadline, ended its wait.
+    std::vector<JoinHandle<bool>> hs;
+    for (int i = 0; i < kWaiters; ++i) {
       hs.push_back(spawn([&] {
+        const Deadline give_up = Clock::now() + kPatience;
         std::unique_lock lk(mu);
-        cv.wait(lk, [&] { return go; });
+        while (!go) {
+          if (!cv.wait_until(lk, give_up)) return false;
+        }
+        return true;
       }));
     }
-    this_fiber::sleep_for(5ms);
+    REQUIRE(eventually([] { return parked_count("condvar") == kWaiters; }));
     {
       std::lock_guard g(mu);
       go = true;
     }
     cv.notify_all();
-    for (auto& h : hs) h.join();
+    for (auto& h : hs) CHECK(h.join());
   });
 }
 
@@ -124,23 +134,32 @@ TEST_CASE("a wait group waits for every fiber it counts") {
 
 TEST_CASE("a semaphore bounds how many fibers run at once") {
   for_each_worker_count([](int) {
-    Semaphore sem(3);
+    constexpr int kPermits = 3, kFibers = 40;
+    Semaphore sem(kPermits);
+    Channel<int> gate;  // holders wait here until every other fiber has queued
     std::atomic<int> inside{0}, most{0};
     std::vector<JoinHandle<void>> hs;
-    for (int i = 0; i < 40; ++i) {
+    for (int i = 0; i < kFibers; ++i) {
       hs.push_back(spawn([&] {
         sem.acquire();
         int now = inside.fetch_add(1) + 1;
         int m = most.load();
         while (now > m && !most.compare_exchange_weak(m, now)) {
         }
-        this_fiber::sleep_for(200us);
+        (void)gate.recv();
         inside.fetch_sub(1);
         sem.release();
       }));
     }
+    // Three holders wait at the gate; every other fiber must wait for a permit.
+    REQUIRE(eventually([] {
+      return parked_count("channel recv") == kPermits &&
+             parked_count("semaphore") == kFibers - kPermits;
+    }));
+    CHECK(inside.load() == kPermits);
+    gate.close();
     for (auto& h : hs) h.join();
-    CHECK(most.load() == 3);
+    CHECK(most.load() == kPermits);
     CHECK(sem.try_acquire());
   });
 }
