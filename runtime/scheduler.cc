@@ -515,11 +515,12 @@ Deadline Worker::stand_in_for_busy_workers() {
     if (v == this) continue;
     Seen& s = seen[static_cast<size_t>(v->index)];
     const uint32_t n = v->switches.load(std::memory_order_relaxed);
-    const bool owes = !v->timers.empty() || (v->events && v->events->waiters() > 0);
-    if (n != s.switches || v->asleep.load(std::memory_order_relaxed) || !owes) {
+    // An asleep worker looks after its own timers and I/O.
+    const bool owes = !v->asleep.load(std::memory_order_relaxed) &&
+                      (!v->timers.empty() || (v->events && v->events->waiters() > 0));
+    if (n != s.switches || !owes) {
       s = {n, now};
-      if (owes && !v->asleep.load(std::memory_order_relaxed))
-        next = std::min(next, now + kBusyAfter);
+      if (owes) next = std::min(next, now + kBusyAfter);
       continue;
     }
     if (now - s.since < kBusyAfter) {

@@ -4,52 +4,41 @@
 // has not switched for a while and fires its timers and polls its driver.
 //
 // Each case holds worker 0 in a spinning fiber that stops as soon as the
-// stranded fiber has been served, or after 20 s; the property is that the
+// stranded fiber has been served, or after 30 s; the property is that the
 // fiber was served while worker 0 still spun.
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <string>
 
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
 #include "tests/net/matrix.h"
+#include "tests/runtime/wait_for.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
 using weft::net::testing::for_each_backend;
+using weft::runtime::testing::busy_until;
+using weft::runtime::testing::eventually;
+using weft::runtime::testing::parked;
 
 namespace {
 
 SocketAddress loopback() { return *SocketAddress::parse("127.0.0.1", 0); }
 
-// Occupies worker 0 without ever switching until `until` is set or 20 s
-// pass; returns whether it was `until` that ended it.
+// Occupies worker 0 without ever switching until `until` is set or the
+// patience runs out; returns whether it was `until` that ended it.
 JoinHandle<bool> hog_worker_0(std::atomic<bool>& started, const std::atomic<bool>& until) {
   return spawn(
       [&started, &until] {
         this_fiber::move_to(0);
         started.store(true);
-        const auto give_up = Clock::now() + 20s;
-        while (!until.load()) {
-          if (Clock::now() > give_up) return false;
-        }
-        return true;
+        return busy_until([&] { return until.load(); });
       },
       {.name = "hog"});
-}
-
-// Waits (yielding) until the fiber dump shows fiber `name` parked.
-void wait_until_parked(std::string_view name) {
-  const std::string needle = "\"" + std::string(name) + "\" parked";
-  const auto give_up = Clock::now() + 20s;
-  while (fiber_dump().find(needle) == std::string::npos && Clock::now() < give_up) {
-    this_fiber::yield();
-  }
-  REQUIRE(fiber_dump().find(needle) != std::string::npos);
 }
 
 }  // namespace
@@ -109,7 +98,7 @@ TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served"
           return served.load();
         },
         {.name = "stranded reader"});
-    wait_until_parked("stranded reader");
+    REQUIRE(eventually([] { return parked("stranded reader"); }));
     REQUIRE(s.write("x", 1).ok());
     CHECK(hog.join());  // the reader was served while worker 0 still spun
     CHECK(reader.join());
