@@ -231,7 +231,7 @@ Worker::Worker(Scheduler* s, int i)
 
 Worker::~Worker() = default;
 
-void Worker::run_loop() {
+void Worker::run_loop(std::latch& start_line) {
   tl_worker = this;
   current = &sched_fiber;
   sched_fiber.state.store(FiberState::kRunning, std::memory_order_relaxed);
@@ -257,6 +257,7 @@ void Worker::run_loop() {
     ss.ss_size = kAltStackSize;
     sigaltstack(&ss, &old_ss);
   }
+  start_line.arrive_and_wait();
 
   while (Fiber* f = find_runnable()) jump(f, {});
 
@@ -689,11 +690,15 @@ void Scheduler::stop() {
 void Scheduler::run_main(Fiber* m) {
   main = m;
   workers[0]->runq.push(m);
+  // No fiber runs until every worker is set up: setting up opens a
+  // descriptor on the calling thread (pthread_getattr_np reads
+  // /proc/self/maps), which must not race with the program's first fibers.
+  std::latch start_line(nworkers);
   for (int i = 1; i < nworkers; ++i) {
     Worker* w = workers[i].get();
-    w->thread = std::thread([w] { w->run_loop(); });
+    w->thread = std::thread([w, &start_line] { w->run_loop(start_line); });
   }
-  workers[0]->run_loop();
+  workers[0]->run_loop(start_line);
   for (int i = 1; i < nworkers; ++i) workers[i]->thread.join();
   // Helper threads still working for (possibly abandoned) fibers, or still
   // inside wake(), must be done with us before the scheduler goes away.

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <latch>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +43,10 @@ class Worker {
   Worker(Scheduler* s, int index);
   ~Worker();
 
-  void run_loop();  // the worker's scheduler context; returns when the runtime stops
+  // The worker's scheduler context: sets the thread up (stack bounds, signal
+  // stack), waits at `start_line` until every worker has, then runs fibers
+  // until the runtime stops.
+  void run_loop(std::latch& start_line);
 
   // On a fiber of this worker: switch to the next runnable fiber (or to the
   // scheduler context) and perform `post` once this fiber is saved.
