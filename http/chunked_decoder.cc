@@ -4,17 +4,11 @@
 #include <cstring>
 #include <limits>
 
+#include "http/ascii.h"
 #include "http/request_parser.h"
 
 namespace weft::http {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 // chunk-size [ chunk-ext ], where chunk-size = 1*HEXDIG and chunk-ext =
 // *( BWS ";" BWS name [ BWS "=" BWS value ] ). The extensions are only
@@ -24,7 +18,7 @@ const char* parse_chunk_line(std::string_view line, uint64_t& size) {
   constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
   size_t i = 0;
   size = 0;
-  for (int digit; i < line.size() && (digit = hex_value(line[i])) >= 0; ++i) {
+  for (int digit; i < line.size() && (digit = hex_digit_value(line[i])) >= 0; ++i) {
     if (size > kMax >> 4) return "chunk size overflows";
     size = size << 4 | static_cast<uint64_t>(digit);
   }

@@ -5,39 +5,24 @@
 
 #include <cerrno>
 
+#include "http/ascii.h"
+
 namespace weft::http {
 
 namespace {
 
 constexpr std::string_view kDefaultType = "application/octet-stream";
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != prefix[i]) return false;
-  }
-  return true;
-}
-
-bool ends_with_ci(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && starts_with_ci(s.substr(s.size() - suffix.size()), suffix);
-}
-
-bool equals_ci(std::string_view s, std::string_view t) {
-  return s.size() == t.size() && starts_with_ci(s, t);
-}
 
 // Types whose text is sent as UTF-8.
 bool is_utf8_text(std::string_view type) {
-  if (starts_with_ci(type, "text/")) return true;
-  if (!starts_with_ci(type, "application/")) return false;
+  if (ascii_istarts_with(type, "text/")) return true;
+  if (!ascii_istarts_with(type, "application/")) return false;
   std::string_view sub = type.substr(12);
-  return equals_ci(sub, "javascript") || equals_ci(sub, "json") || equals_ci(sub, "xml") ||
-         ends_with_ci(sub, "+json") || ends_with_ci(sub, "+xml");
+  return ascii_iequals(sub, "javascript") || ascii_iequals(sub, "json") ||
+         ascii_iequals(sub, "xml") || ascii_iends_with(sub, "+json") ||
+         ascii_iends_with(sub, "+xml");
 }
 
 }  // namespace
@@ -89,9 +74,7 @@ MimeTypes MimeTypes::parse(std::string_view text) {
         type = word;
         continue;
       }
-      std::string ext(word);
-      for (char& c : ext) c = lower(c);
-      m.by_extension_.emplace(std::move(ext), std::string(type));  // the first type wins
+      m.by_extension_.emplace(ascii_lowercase(word), std::string(type));  // the first type wins
     }
   }
   return m;
@@ -102,9 +85,7 @@ std::string_view MimeTypes::type_for(std::string_view filename) const {
   if (slash != std::string_view::npos) filename.remove_prefix(slash + 1);
   size_t dot = filename.rfind('.');
   if (dot == std::string_view::npos || dot + 1 == filename.size()) return kDefaultType;
-  std::string ext(filename.substr(dot + 1));
-  for (char& c : ext) c = lower(c);
-  auto it = by_extension_.find(ext);
+  auto it = by_extension_.find(ascii_lowercase(filename.substr(dot + 1)));
   return it == by_extension_.end() ? kDefaultType : std::string_view(it->second);
 }
 

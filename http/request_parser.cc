@@ -29,12 +29,13 @@
 #include <cstring>
 #include <limits>
 
+#include "http/ascii.h"
+
 namespace weft::http {
 namespace {
 
 constexpr bool is_digit(int c) { return c >= '0' && c <= '9'; }
 constexpr bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-constexpr bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
 constexpr std::array<bool, 256> byte_set(bool (*member)(int)) {
   std::array<bool, 256> set{};
@@ -62,26 +63,6 @@ bool in(const std::array<bool, 256>& set, char c) { return set[static_cast<unsig
 
 // The reason for refusing byte `c`: a CR here can only be a bare CR.
 const char* why(char c, const char* reason) { return c == '\r' ? "bare CR" : reason; }
-
-bool iequals(std::string_view a, std::string_view b) { return ascii_iequals(a, b); }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// Calls `f(element)` for each comma-separated element of a field value, with
-// surrounding whitespace trimmed; stops at the first error `f` returns.
-template <class F>
-const char* for_each_element(std::string_view value, F f) {
-  for (;;) {
-    size_t comma = value.find(',');
-    if (const char* error = f(trim_ows(value.substr(0, comma)))) return error;
-    if (comma == std::string_view::npos) return nullptr;
-    value.remove_prefix(comma + 1);
-  }
-}
 
 size_t saturating_add(size_t a, size_t b) {
   return a > std::numeric_limits<size_t>::max() - b ? std::numeric_limits<size_t>::max() : a + b;
@@ -188,7 +169,7 @@ bool same_authority(std::string_view authority, std::string_view host,
   std::string_view a_name, a_port, h_name, h_port;
   split(authority, a_name, a_port);
   split(host, h_name, h_port);
-  return a_port == h_port && iequals(a_name, h_name);
+  return a_port == h_port && ascii_iequals(a_name, h_name);
 }
 
 void split_path_query(std::string_view path_and_query, RequestHead& out) {
@@ -241,7 +222,8 @@ Error parse_target(RequestHead& out) {
   const size_t colon = t.find("://");
   if (colon == std::string_view::npos) return bad("invalid request target");
   const std::string_view scheme = t.substr(0, colon);
-  if (!iequals(scheme, "http") && !iequals(scheme, "https")) return bad("invalid request target");
+  if (!ascii_iequals(scheme, "http") && !ascii_iequals(scheme, "https"))
+    return bad("invalid request target");
   std::string_view rest = t.substr(colon + 3);
   const size_t end = rest.find_first_of("/?");
   out.authority = rest.substr(0, end);
@@ -258,7 +240,7 @@ Error parse_target(RequestHead& out) {
 // which some intermediaries produce by joining duplicate fields.
 Error add_content_length(std::string_view value, size_t max_digits,
                          std::optional<uint64_t>& length) {
-  const char* reason = for_each_element(value, [&](std::string_view e) -> const char* {
+  const char* reason = for_each_list_element(value, [&](std::string_view e) -> const char* {
     if (e.empty()) return "empty Content-Length";
     if (e.size() > max_digits) return "Content-Length too long";
     constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
@@ -289,14 +271,14 @@ struct Codings {
 // another in the proxy in front.
 const char* add_transfer_codings(std::string_view value, Codings& codings) {
   codings.present = true;
-  return for_each_element(value, [&](std::string_view e) -> const char* {
+  return for_each_list_element(value, [&](std::string_view e) -> const char* {
     const size_t semicolon = e.find(';');
     const std::string_view name = trim_ows(e.substr(0, semicolon));
     if (name.empty()) return "empty transfer coding";
     for (char c : name) {
       if (!in(kTchar, c)) return "invalid transfer coding";
     }
-    codings.last_chunked = iequals(name, "chunked");
+    codings.last_chunked = ascii_iequals(name, "chunked");
     if (codings.last_chunked) {
       if (semicolon != std::string_view::npos) return "chunked takes no parameters";
       ++codings.chunked;
@@ -332,24 +314,24 @@ ParseResult parse_head(std::string_view head, std::span<Header> storage, const P
   bool keep_alive = false;
   for (const Header& h : out.headers) {
     const char* reason = nullptr;
-    if (iequals(h.name, "host")) {
+    if (ascii_iequals(h.name, "host")) {
       if (++hosts > 1) return failure(bad("more than one Host field"));
       if (!valid_host(h.value)) return failure(bad("invalid Host"));
       out.host = h.value;
-    } else if (iequals(h.name, "content-length")) {
+    } else if (ascii_iequals(h.name, "content-length")) {
       Error e = add_content_length(h.value, limits.content_length_digits, out.content_length);
       if (e.status) return failure(e);
-    } else if (iequals(h.name, "transfer-encoding")) {
+    } else if (ascii_iequals(h.name, "transfer-encoding")) {
       reason = add_transfer_codings(h.value, codings);
-    } else if (iequals(h.name, "connection")) {
-      reason = for_each_element(h.value, [&](std::string_view option) -> const char* {
-        close |= iequals(option, "close");
-        keep_alive |= iequals(option, "keep-alive");
+    } else if (ascii_iequals(h.name, "connection")) {
+      reason = for_each_list_element(h.value, [&](std::string_view option) -> const char* {
+        close |= ascii_iequals(option, "close");
+        keep_alive |= ascii_iequals(option, "keep-alive");
         return nullptr;
       });
-    } else if (iequals(h.name, "expect")) {
-      reason = for_each_element(h.value, [&](std::string_view expectation) -> const char* {
-        out.expect_continue |= iequals(expectation, "100-continue");
+    } else if (ascii_iequals(h.name, "expect")) {
+      reason = for_each_list_element(h.value, [&](std::string_view expectation) -> const char* {
+        out.expect_continue |= ascii_iequals(expectation, "100-continue");
         return nullptr;
       });
     }
@@ -362,7 +344,8 @@ ParseResult parse_head(std::string_view head, std::span<Header> storage, const P
     // front may have chosen its route by Host, though, and a server choosing
     // its site by the authority would then answer for another site than the
     // one the proxy checked: refuse the request when the two disagree.
-    const std::string_view default_port = iequals(out.target.substr(0, 5), "https") ? "443" : "80";
+    const std::string_view default_port =
+        ascii_iequals(out.target.substr(0, 5), "https") ? "443" : "80";
     if (hosts == 1 && !same_authority(out.authority, out.host, default_port)) {
       return failure(bad("Host disagrees with the request target"));
     }
@@ -419,17 +402,6 @@ ParseResult parse_request(std::string_view buf, std::span<Header> storage,
   return parse_head(buf.substr(0, scan.consumed), storage, limits, out);
 }
 
-bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
-    if (y >= 'A' && y <= 'Z') y += 'a' - 'A';
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool is_field_name(std::string_view name) noexcept {
   return !name.empty() &&
          std::all_of(name.begin(), name.end(), [](char c) { return in(kTchar, c); });
@@ -441,7 +413,7 @@ bool is_field_value(std::string_view value) noexcept {
 
 const Header* find_header(const RequestHead& head, std::string_view name) {
   for (const Header& h : head.headers) {
-    if (iequals(h.name, name)) return &h;
+    if (ascii_iequals(h.name, name)) return &h;
   }
   return nullptr;
 }

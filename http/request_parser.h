@@ -104,8 +104,6 @@ bool is_field_name(std::string_view name) noexcept;
 // Whether `value` may be a field value: no control byte but HTAB (RFC 9110
 // §5.5), so no CR, LF or NUL; obs-text is allowed.
 bool is_field_value(std::string_view value) noexcept;
-// ASCII case-insensitive equality, as field names and tokens compare.
-bool ascii_iequals(std::string_view a, std::string_view b) noexcept;
 
 // Splits one field line, without its CRLF, by RFC 9112 §5 (no obs-fold, no
 // whitespace before the colon, no control characters but HTAB in the value).

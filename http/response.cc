@@ -2,6 +2,7 @@
 // response.h), and the reason phrases of the status line.
 #include "http/response.h"
 
+#include "http/ascii.h"
 #include "http/request_parser.h"
 
 namespace weft::http {

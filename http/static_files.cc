@@ -54,6 +54,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "http/ascii.h"
+#include "http/date.h"
 #include "http/file_cache.h"
 #include "http/mime_types.h"
 #include "net/blocking_pool.h"
@@ -72,44 +74,6 @@ constexpr size_t kMaxRanges = 16;           // more range specs: the whole file,
 constexpr size_t kStreamChunk = 64 * 1024;  // multipart bodies of large files go out in these
 
 // ------------------------------------------------------------------ text
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (lower(s[i]) != lower(prefix[i])) return false;
-  }
-  return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && starts_with_ci(a, b);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Calls fn(element) for each non-empty element of a comma-separated list.
-template <class F>
-void for_each_element(std::string_view list, F fn) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view e = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (!e.empty()) fn(e);
-  }
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void append_hex(std::string& out, uint64_t v) {
   char buf[17];
@@ -202,8 +166,8 @@ CleanPath clean_request_path(std::string_view raw) {
   for (size_t i = 0; i < raw.size(); ++i) {
     char c = raw[i];
     if (c == '%') {
-      const int hi = i + 2 < raw.size() ? hex_digit(raw[i + 1]) : -1;
-      const int lo = hi >= 0 ? hex_digit(raw[i + 2]) : -1;
+      const int hi = i + 2 < raw.size() ? hex_digit_value(raw[i + 1]) : -1;
+      const int lo = hi >= 0 ? hex_digit_value(raw[i + 2]) : -1;
       if (lo < 0) {
         p.status = 400;
         return p;
@@ -242,84 +206,6 @@ std::string join(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }
 
-// ----------------------------------------------------------------- dates
-
-constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-// IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-std::string http_date(time_t t) {
-  std::tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday],
-                        tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                        tm.tm_sec);
-  return std::string(buf, static_cast<size_t>(n));
-}
-
-bool parse_digits(std::string_view s, int& v) {
-  if (s.empty()) return false;
-  v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
-  }
-  return true;
-}
-
-bool parse_month(std::string_view s, int& m) {
-  for (m = 0; m < 12; ++m) {
-    if (s == kMonths[m]) return true;
-  }
-  return false;
-}
-
-bool parse_clock(std::string_view s, std::tm& tm) {
-  return s.size() == 8 && s[2] == ':' && s[5] == ':' && parse_digits(s.substr(0, 2), tm.tm_hour) &&
-         parse_digits(s.substr(3, 2), tm.tm_min) && parse_digits(s.substr(6, 2), tm.tm_sec);
-}
-
-// An HTTP-date in any of the three forms RFC 9110 §5.6.7 makes recipients
-// accept: IMF-fixdate, RFC 850 and asctime.
-std::optional<time_t> parse_http_date(std::string_view s) {
-  std::tm tm = {};
-  bool ok;
-  const size_t comma = s.find(',');
-  if (comma == std::string_view::npos) {
-    // "Sun Nov  6 08:49:37 1994"
-    ok = s.size() == 24 && s[3] == ' ' && s[7] == ' ' && s[10] == ' ' && s[19] == ' ' &&
-         parse_month(s.substr(4, 3), tm.tm_mon) &&
-         parse_digits(s[8] == ' ' ? s.substr(9, 1) : s.substr(8, 2), tm.tm_mday) &&
-         parse_clock(s.substr(11, 8), tm) && parse_digits(s.substr(20, 4), tm.tm_year);
-  } else {
-    std::string_view r = s.substr(comma + 1);
-    if (r.size() == 25 && r[0] == ' ' && r[3] == ' ' && r[7] == ' ' && r[12] == ' ' &&
-        r[21] == ' ') {
-      // ", 06 Nov 1994 08:49:37 GMT"
-      ok = parse_digits(r.substr(1, 2), tm.tm_mday) && parse_month(r.substr(4, 3), tm.tm_mon) &&
-           parse_digits(r.substr(8, 4), tm.tm_year) && parse_clock(r.substr(13, 8), tm) &&
-           r.substr(22) == "GMT";
-    } else if (r.size() == 23 && r[0] == ' ' && r[3] == '-' && r[7] == '-' && r[10] == ' ' &&
-               r[19] == ' ') {
-      // "day, 06-Nov-94 08:49:37 GMT"; a two-digit year below 70 is 20xx
-      ok = parse_digits(r.substr(1, 2), tm.tm_mday) && parse_month(r.substr(4, 3), tm.tm_mon) &&
-           parse_digits(r.substr(8, 2), tm.tm_year) && parse_clock(r.substr(11, 8), tm) &&
-           r.substr(20) == "GMT";
-      tm.tm_year += tm.tm_year < 70 ? 2000 : 1900;
-    } else {
-      ok = false;
-    }
-  }
-  if (!ok || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  return timegm(&tm);
-}
-
 // ------------------------------------------------------------ validators
 
 // Whether the If-Match / If-None-Match value `list` matches `etag` (quoted).
@@ -327,7 +213,7 @@ std::optional<time_t> parse_http_date(std::string_view s) {
 // strong one (If-Match) never matches a weak tag. A malformed list matches
 // nothing past the point where it breaks.
 bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) {
-  list = trim(list);
+  list = trim_ows(list);
   if (list == "*") return true;
   size_t i = 0;
   while (i < list.size()) {
@@ -353,7 +239,7 @@ bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) 
 // If-Range (RFC 9110 §13.1.5): an entity tag must match strongly, a date
 // must equal Last-Modified; otherwise the Range is ignored.
 bool if_range_holds(std::string_view value, const CachedFile& f) {
-  value = trim(value);
+  value = trim_ows(value);
   if (value.empty()) return true;
   if (value[0] == '"') return value == f.etag;
   if (value.starts_with("W/")) return false;
@@ -400,11 +286,12 @@ bool parse_u64(std::string_view s, uint64_t& v) {
 // field that is not valid "bytes=" syntax or has more than kMaxRanges specs
 // (the whole file is sent); kUnsatisfiable if no spec overlaps the bytes.
 RangeAnswer parse_ranges(std::string_view field, uint64_t size, std::vector<ByteRange>& out) {
-  field = trim(field);
-  if (!starts_with_ci(field, "bytes=")) return RangeAnswer::kIgnore;
+  field = trim_ows(field);
+  if (!ascii_istarts_with(field, "bytes=")) return RangeAnswer::kIgnore;
   size_t specs = 0;
   bool valid = true;
-  for_each_element(field.substr(6), [&](std::string_view spec) {
+  for_each_list_element(field.substr(6), [&](std::string_view spec) {
+    if (spec.empty()) return;
     const size_t dash = spec.find('-');
     if (++specs > kMaxRanges || dash == std::string_view::npos) {
       valid = false;
@@ -492,9 +379,9 @@ int parse_qvalue(std::string_view params) {
   int q = 1000;
   while (!params.empty()) {
     const size_t semi = params.find(';');
-    std::string_view p = trim(params.substr(0, semi));
+    std::string_view p = trim_ows(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
-    if (p.size() < 2 || lower(p[0]) != 'q' || p[1] != '=') continue;
+    if (p.size() < 2 || ascii_lower(p[0]) != 'q' || p[1] != '=') continue;
     std::string_view v = p.substr(2);
     if (v.empty() || (v[0] != '0' && v[0] != '1') || (v.size() > 1 && v[1] != '.') ||
         v.size() > 5) {
@@ -517,16 +404,17 @@ int parse_qvalue(std::string_view params) {
 // if the client ranks identity explicitly higher. No field: identity.
 Coding choose_coding(std::string_view accept, uint8_t available) {
   int q_br = -1, q_gzip = -1, q_any = -1, q_identity = -1;
-  for_each_element(accept, [&](std::string_view e) {
+  for_each_list_element(accept, [&](std::string_view e) {
+    if (e.empty()) return;
     const size_t semi = e.find(';');
-    std::string_view name = trim(e.substr(0, semi));
+    std::string_view name = trim_ows(e.substr(0, semi));
     const int q = semi == std::string_view::npos ? 1000 : parse_qvalue(e.substr(semi + 1));
     if (q < 0) return;
-    if (iequals(name, "br")) {
+    if (ascii_iequals(name, "br")) {
       q_br = q;
-    } else if (iequals(name, "gzip") || iequals(name, "x-gzip")) {
+    } else if (ascii_iequals(name, "gzip") || ascii_iequals(name, "x-gzip")) {
       q_gzip = q;
-    } else if (iequals(name, "identity")) {
+    } else if (ascii_iequals(name, "identity")) {
       q_identity = q;
     } else if (name == "*") {
       q_any = q;
