@@ -12,7 +12,9 @@
 // is not evaluated, only type-checked. So a condition must have no effects.
 #pragma once
 
-#if defined(WEFT_DEBUG_CHECKS) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include "runtime/sanitizer_build.h"
+
+#if defined(WEFT_DEBUG_CHECKS) || WEFT_ASAN || WEFT_TSAN
 #define WEFT_DCHECK_ON 1
 #else
 #define WEFT_DCHECK_ON 0

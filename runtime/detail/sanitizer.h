@@ -16,12 +16,13 @@
 #include <cstddef>
 
 #include "runtime/detail/fiber.h"
+#include "runtime/sanitizer_build.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if WEFT_ASAN
 #include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
 #include <sanitizer/tsan_interface.h>
 #endif
 
@@ -29,7 +30,7 @@ namespace weft::runtime::detail {
 
 // The thread's own stack becomes the scheduler context `f`.
 inline void sanitizer_adopt_thread(Fiber* f) {
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
   f->tsan_fiber = __tsan_get_current_fiber();
 #endif
   (void)f;
@@ -38,7 +39,7 @@ inline void sanitizer_adopt_thread(Fiber* f) {
 // A stack about to host a new fiber: clear poison left by its last user,
 // whose frames were abandoned rather than returned from.
 inline void sanitizer_fresh_stack(char* lo, size_t size) {
-#if defined(__SANITIZE_ADDRESS__)
+#if WEFT_ASAN
   __asan_unpoison_memory_region(lo, size);
 #endif
   (void)lo;
@@ -46,7 +47,7 @@ inline void sanitizer_fresh_stack(char* lo, size_t size) {
 }
 
 inline void sanitizer_created(Fiber* f) {
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
   f->tsan_fiber = __tsan_create_fiber(0);
   __tsan_set_fiber_name(f->tsan_fiber, f->name);
 #endif
@@ -54,7 +55,7 @@ inline void sanitizer_created(Fiber* f) {
 }
 
 inline void sanitizer_destroyed(Fiber* f) {
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
   if (f->tsan_fiber) __tsan_destroy_fiber(f->tsan_fiber);
 #endif
   (void)f;
@@ -63,11 +64,11 @@ inline void sanitizer_destroyed(Fiber* f) {
 // Just before jumping from `from` to `to`; `from_exits` when `from` will
 // never run again (its fake stack can be freed).
 inline void sanitizer_before_jump(Fiber* from, Fiber* to, bool from_exits) {
-#if defined(__SANITIZE_ADDRESS__)
+#if WEFT_ASAN
   __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->stack_lo,
                                  to->stack_size);
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
   __tsan_switch_to_fiber(to->tsan_fiber, 0);
 #endif
   (void)from;
@@ -77,7 +78,7 @@ inline void sanitizer_before_jump(Fiber* from, Fiber* to, bool from_exits) {
 
 // First thing after `self` is resumed by a jump.
 inline void sanitizer_after_jump(Fiber* self) {
-#if defined(__SANITIZE_ADDRESS__)
+#if WEFT_ASAN
   __sanitizer_finish_switch_fiber(self->asan_fake_stack, &self->asan_from_bottom,
                                   &self->asan_from_size);
 #endif
@@ -86,7 +87,7 @@ inline void sanitizer_after_jump(Fiber* self) {
 
 // First thing a brand-new fiber runs.
 inline void sanitizer_entered(Fiber* self) {
-#if defined(__SANITIZE_ADDRESS__)
+#if WEFT_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &self->asan_from_bottom, &self->asan_from_size);
 #endif
   (void)self;

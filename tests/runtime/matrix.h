@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/runtime.h"
+#include "runtime/sanitizer_build.h"
 
 namespace weft::runtime::testing {
 
@@ -26,7 +27,7 @@ inline std::vector<int> worker_counts() {
 // How many fibers the "10^5 fibers" behaviours use. ThreadSanitizer tracks
 // every fiber as a thread and dies past 8128 live ones, so under it the same
 // tests run with fewer.
-#if defined(__SANITIZE_THREAD__)
+#if WEFT_TSAN
 inline constexpr int kManyFibers = 4000;
 #else
 inline constexpr int kManyFibers = 100000;
