@@ -54,6 +54,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "http/content_coding.h"
 #include "runtime/clock.h"
 #include "runtime/spin_lock.h"
 
@@ -63,7 +64,7 @@ inline constexpr std::chrono::seconds kRevalidateInterval{1};
 
 // One file as it will be served: identity bytes or a precompressed sidecar.
 struct CachedFile {
-  enum class Coding : uint8_t { kIdentity, kBr, kGzip };
+  using Coding = ContentCoding;
 
   CachedFile() = default;
   CachedFile(const CachedFile&) = delete;

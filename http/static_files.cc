@@ -55,9 +55,12 @@
 #include <vector>
 
 #include "http/ascii.h"
+#include "http/conditional.h"
+#include "http/content_coding.h"
 #include "http/date.h"
 #include "http/file_cache.h"
 #include "http/mime_types.h"
+#include "http/range.h"
 #include "net/blocking_pool.h"
 #include "net/io_driver.h"
 #include "runtime/clock.h"
@@ -70,7 +73,6 @@ namespace {
 using Coding = CachedFile::Coding;
 using runtime::Clock;
 
-constexpr size_t kMaxRanges = 16;           // more range specs: the whole file, 200
 constexpr size_t kStreamChunk = 64 * 1024;  // multipart bodies of large files go out in these
 
 // ------------------------------------------------------------------ text
@@ -208,45 +210,6 @@ std::string join(const std::string& dir, std::string_view name) {
 
 // ------------------------------------------------------------ validators
 
-// Whether the If-Match / If-None-Match value `list` matches `etag` (quoted).
-// `weak` chooses the weak comparison (If-None-Match: W/ is ignored); the
-// strong one (If-Match) never matches a weak tag. A malformed list matches
-// nothing past the point where it breaks.
-bool etag_list_matches(std::string_view list, std::string_view etag, bool weak) {
-  list = trim_ows(list);
-  if (list == "*") return true;
-  size_t i = 0;
-  while (i < list.size()) {
-    const char c = list[i];
-    if (c == ' ' || c == '\t' || c == ',') {
-      ++i;
-      continue;
-    }
-    bool is_weak = false;
-    if (list.substr(i, 2) == "W/") {
-      is_weak = true;
-      i += 2;
-    }
-    if (i >= list.size() || list[i] != '"') return false;
-    const size_t close = list.find('"', i + 1);
-    if (close == std::string_view::npos) return false;
-    if (list.substr(i, close + 1 - i) == etag && (weak || !is_weak)) return true;
-    i = close + 1;
-  }
-  return false;
-}
-
-// If-Range (RFC 9110 §13.1.5): an entity tag must match strongly, a date
-// must equal Last-Modified; otherwise the Range is ignored.
-bool if_range_holds(std::string_view value, const CachedFile& f) {
-  value = trim_ows(value);
-  if (value.empty()) return true;
-  if (value[0] == '"') return value == f.etag;
-  if (value.starts_with("W/")) return false;
-  std::optional<time_t> d = parse_http_date(value);
-  return d && *d == f.st.st_mtim.tv_sec;
-}
-
 std::string make_etag(const struct stat& st, Coding coding) {
   std::string tag = "\"";
   append_hex(tag, st.st_ino);
@@ -261,171 +224,11 @@ std::string make_etag(const struct stat& st, Coding coding) {
   return tag;
 }
 
-// ---------------------------------------------------------------- ranges
-
-struct ByteRange {
-  uint64_t first, last;  // inclusive
-};
-
-enum class RangeAnswer { kIgnore, kUnsatisfiable, kPartial };
-
-// Digits to a number, saturating; false if empty or not all digits.
-bool parse_u64(std::string_view s, uint64_t& v) {
-  if (s.empty()) return false;
-  v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    const uint64_t d = static_cast<uint64_t>(c - '0');
-    v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
-  }
-  return true;
-}
-
-// Parses a Range field (RFC 9110 §14.1.2) against a representation of
-// `size` bytes into sorted, coalesced ranges clipped to it. kIgnore for a
-// field that is not valid "bytes=" syntax or has more than kMaxRanges specs
-// (the whole file is sent); kUnsatisfiable if no spec overlaps the bytes.
-RangeAnswer parse_ranges(std::string_view field, uint64_t size, std::vector<ByteRange>& out) {
-  field = trim_ows(field);
-  if (!ascii_istarts_with(field, "bytes=")) return RangeAnswer::kIgnore;
-  size_t specs = 0;
-  bool valid = true;
-  for_each_list_element(field.substr(6), [&](std::string_view spec) {
-    if (spec.empty()) return;
-    const size_t dash = spec.find('-');
-    if (++specs > kMaxRanges || dash == std::string_view::npos) {
-      valid = false;
-      return;
-    }
-    std::string_view a = spec.substr(0, dash), b = spec.substr(dash + 1);
-    uint64_t first, last = UINT64_MAX;
-    if (a.empty()) {  // the last `b` bytes
-      if (!parse_u64(b, last)) {
-        valid = false;
-      } else if (last > 0 && size > 0) {
-        out.push_back({size - std::min(last, size), size - 1});
-      }
-      return;
-    }
-    if (!parse_u64(a, first) || (!b.empty() && (!parse_u64(b, last) || last < first))) {
-      valid = false;
-    } else if (first < size) {
-      out.push_back({first, std::min(last, size - 1)});
-    }
-  });
-  if (!valid || specs == 0) return RangeAnswer::kIgnore;
-  if (out.empty()) return RangeAnswer::kUnsatisfiable;
-  std::sort(out.begin(), out.end(),
-            [](const ByteRange& x, const ByteRange& y) { return x.first < y.first; });
-  size_t n = 0;
-  for (size_t i = 1; i < out.size(); ++i) {
-    if (out[i].first <= out[n].last + 1) {  // overlapping or adjacent: one part
-      out[n].last = std::max(out[n].last, out[i].last);
-    } else {
-      out[++n] = out[i];
-    }
-  }
-  out.resize(n + 1);
-  return RangeAnswer::kPartial;
-}
-
-std::string content_range(const ByteRange& r, uint64_t size) {
-  return "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
-         std::to_string(size);
-}
-
-std::string make_boundary() {
-  static std::atomic<uint64_t> next{static_cast<uint64_t>(Clock::now().time_since_epoch().count())};
-  uint64_t z = next.fetch_add(0x9e3779b97f4a7c15u, std::memory_order_relaxed);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;  // splitmix64
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  z ^= z >> 31;
-  char buf[32];
-  int n = std::snprintf(buf, sizeof buf, "weft-%016llx", static_cast<unsigned long long>(z));
-  return std::string(buf, static_cast<size_t>(n));
-}
-
 // -------------------------------------------------------- content coding
 
-constexpr uint8_t bit(Coding c) { return static_cast<uint8_t>(1u << static_cast<unsigned>(c)); }
-
 std::string_view coding_suffix(Coding c) {
-  switch (c) {
-    case Coding::kBr:
-      return ".br";
-    case Coding::kGzip:
-      return ".gz";
-    case Coding::kIdentity:
-      break;
-  }
-  return "";
-}
-
-std::string_view coding_name(Coding c) {
-  switch (c) {
-    case Coding::kBr:
-      return "br";
-    case Coding::kGzip:
-      return "gzip";
-    case Coding::kIdentity:
-      break;
-  }
-  return "identity";
-}
-
-// The q parameter of an Accept-Encoding element's parameters, in
-// thousandths: 1000 without one, -1 if malformed.
-int parse_qvalue(std::string_view params) {
-  int q = 1000;
-  while (!params.empty()) {
-    const size_t semi = params.find(';');
-    std::string_view p = trim_ows(params.substr(0, semi));
-    params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
-    if (p.size() < 2 || ascii_lower(p[0]) != 'q' || p[1] != '=') continue;
-    std::string_view v = p.substr(2);
-    if (v.empty() || (v[0] != '0' && v[0] != '1') || (v.size() > 1 && v[1] != '.') ||
-        v.size() > 5) {
-      return -1;
-    }
-    q = (v[0] - '0') * 1000;
-    int scale = 100;
-    for (char c : v.substr(std::min<size_t>(2, v.size()))) {
-      if (c < '0' || c > '9') return -1;
-      q += (c - '0') * scale;
-      scale /= 10;
-    }
-    if (q > 1000) return -1;
-  }
-  return q;
-}
-
-// The sidecar to send for this Accept-Encoding, among `available` ones: the
-// acceptable (q > 0) coding of highest q, br on a tie; identity if none, or
-// if the client ranks identity explicitly higher. No field: identity.
-Coding choose_coding(std::string_view accept, uint8_t available) {
-  int q_br = -1, q_gzip = -1, q_any = -1, q_identity = -1;
-  for_each_list_element(accept, [&](std::string_view e) {
-    if (e.empty()) return;
-    const size_t semi = e.find(';');
-    std::string_view name = trim_ows(e.substr(0, semi));
-    const int q = semi == std::string_view::npos ? 1000 : parse_qvalue(e.substr(semi + 1));
-    if (q < 0) return;
-    if (ascii_iequals(name, "br")) {
-      q_br = q;
-    } else if (ascii_iequals(name, "gzip") || ascii_iequals(name, "x-gzip")) {
-      q_gzip = q;
-    } else if (ascii_iequals(name, "identity")) {
-      q_identity = q;
-    } else if (name == "*") {
-      q_any = q;
-    }
-  });
-  const int any = std::max(q_any, 0);
-  const int br = available & bit(Coding::kBr) ? (q_br >= 0 ? q_br : any) : 0;
-  const int gz = available & bit(Coding::kGzip) ? (q_gzip >= 0 ? q_gzip : any) : 0;
-  const int best = std::max(br, gz);
-  if (best == 0 || q_identity > best) return Coding::kIdentity;
-  return br == best ? Coding::kBr : Coding::kGzip;
+  static constexpr std::string_view kSuffix[] = {"", ".br", ".gz"};  // by Coding
+  return kSuffix[static_cast<size_t>(c)];
 }
 
 // ------------------------------------------------------------ file system
@@ -603,7 +406,7 @@ uint8_t StaticFiles::Impl::probe_sidecars(const std::string& path, const timespe
     Opened o = open_at(path + std::string(coding_suffix(c)), O_PATH);
     if (o.fd < 0) continue;
     ::close(o.fd);
-    if (S_ISREG(o.st.st_mode) && !older(o.st.st_mtim, mtime)) bits |= bit(c);
+    if (S_ISREG(o.st.st_mode) && !older(o.st.st_mtim, mtime)) bits |= http::coding_bit(c);
   }
   return bits;
 }
@@ -833,43 +636,35 @@ void StaticFiles::Impl::serve_file(Request& req, Response& res,
 
 void StaticFiles::Impl::respond(Request& req, Response& res,
                                 const std::shared_ptr<const CachedFile>& f) {
-  // Preconditions, in the order of RFC 9110 §13.2.2.
-  const time_t modified = f->st.st_mtim.tv_sec;
-  if (std::string_view v = req.header("if-match"); !v.empty()) {
-    if (!etag_list_matches(v, f->etag, false)) return error(res, 412);
-  } else if (std::string_view v = req.header("if-unmodified-since"); !v.empty()) {
-    std::optional<time_t> d = parse_http_date(v);
-    if (d && modified > *d) return error(res, 412);
-  }
-  bool not_modified = false;
-  if (std::string_view v = req.header("if-none-match"); !v.empty()) {
-    not_modified = etag_list_matches(v, f->etag, true);
-  } else if (std::string_view v = req.header("if-modified-since"); !v.empty()) {
-    std::optional<time_t> d = parse_http_date(v);
-    not_modified = d && modified <= *d;
-  }
-  if (not_modified) {
-    res.set_status(304);
-    res.set_raw_headers(f->headers_after_type());
-    res.set_body_view({}, f);  // keeps the header bytes alive until written
-    return;
+  const Validators validators{f->etag, f->st.st_mtim.tv_sec};
+  switch (evaluate_preconditions(Preconditions::of(req), validators)) {
+    case Precondition::kFailed:
+      return error(res, 412);
+    case Precondition::kNotModified:
+      res.set_status(304);
+      res.set_raw_headers(f->headers_after_type());
+      res.set_body_view({}, f);  // keeps the header bytes alive until written
+      return;
+    case Precondition::kProceed:
+      break;
   }
 
   const uint64_t size = f->size();
   std::string_view range = req.header("range");
   // Range is defined for GET only (RFC 9110 §14.2).
-  if (!range.empty() && req.method() == "GET" && if_range_holds(req.header("if-range"), *f)) {
+  if (!range.empty() && req.method() == "GET" &&
+      if_range_holds(req.header("if-range"), validators)) {
     std::vector<ByteRange> ranges;
     switch (parse_ranges(range, size, ranges)) {
       case RangeAnswer::kUnsatisfiable:
-        res.set_header("Content-Range", "bytes */" + std::to_string(size));
+        res.set_header("Content-Range", unsatisfied_range(size));
         return error(res, 416);
       case RangeAnswer::kPartial:
         if (ranges.size() == 1) {
           res.set_status(206);
           res.set_raw_headers(f->headers);
           res.set_header("Content-Range", content_range(ranges[0], size));
-          return set_body(res, f, ranges[0].first, ranges[0].last - ranges[0].first + 1);
+          return set_body(res, f, ranges[0].first, ranges[0].length());
         }
         if (send_multipart(res, f, ranges)) return;
         break;
@@ -886,41 +681,31 @@ void StaticFiles::Impl::respond(Request& req, Response& res,
 // if it would not be smaller than the whole file.
 bool StaticFiles::Impl::send_multipart(Response& res, const std::shared_ptr<const CachedFile>& f,
                                        const std::vector<ByteRange>& ranges) {
-  const uint64_t size = f->size();
-  const std::string boundary = make_boundary();
   std::string_view type = f->content_type_line();
   type.remove_prefix(sizeof "Content-Type: " - 1);
   type.remove_suffix(2);
-  std::vector<std::string> heads;
-  uint64_t total = 0;
-  for (const ByteRange& r : ranges) {
-    heads.push_back("--" + boundary + "\r\nContent-Type: " + std::string(type) +
-                    "\r\nContent-Range: " + content_range(r, size) + "\r\n\r\n");
-    total += heads.back().size() + (r.last - r.first + 1) + 2;
-  }
-  const std::string tail = "--" + boundary + "--\r\n";
-  total += tail.size();
-  if (total >= size) return false;
+  const MultipartFraming m = frame_multipart(ranges, f->size(), type);
+  if (m.length >= f->size()) return false;
 
   res.set_status(206);
   res.set_raw_headers(f->headers_after_type());
-  res.set_header("Content-Type", "multipart/byteranges; boundary=" + boundary);
+  res.set_header("Content-Type", m.content_type());
   if (f->in_memory) {
     std::string body;
-    body.reserve(total);
+    body.reserve(m.length);
     for (size_t i = 0; i < ranges.size(); ++i) {
-      body += heads[i];
-      body.append(f->bytes, ranges[i].first, ranges[i].last - ranges[i].first + 1);
+      body += m.heads[i];
+      body.append(f->bytes, ranges[i].first, ranges[i].length());
       body += "\r\n";
     }
-    body += tail;
+    body += m.tail;
     res.set_body(std::move(body));
     return true;
   }
   // Too large to build in memory: stream it with the length declared. A read
   // error midway can only be answered by closing the connection, which is
   // what the server does when a handler throws after the head was sent.
-  res.set_header("Content-Length", std::to_string(total));
+  res.set_header("Content-Length", std::to_string(m.length));
   std::string out;
   out.reserve(kStreamChunk + 256);
   auto flush = [&] {
@@ -929,7 +714,7 @@ bool StaticFiles::Impl::send_multipart(Response& res, const std::shared_ptr<cons
     return ok;
   };
   for (size_t i = 0; i < ranges.size(); ++i) {
-    out += heads[i];
+    out += m.heads[i];
     for (uint64_t at = ranges[i].first; at <= ranges[i].last;) {
       const size_t want =
           static_cast<size_t>(std::min<uint64_t>(kStreamChunk, ranges[i].last + 1 - at));
@@ -946,7 +731,7 @@ bool StaticFiles::Impl::send_multipart(Response& res, const std::shared_ptr<cons
     }
     out += "\r\n";
   }
-  out += tail;
+  out += m.tail;
   (void)flush();
   return true;
 }
