@@ -9,6 +9,7 @@
 #include "examples/server_flags.h"
 #include "net/backend.h"
 #include "net/tcp_listener.h"
+#include "runtime/result.h"
 #include "runtime/runtime.h"
 
 using namespace weft;
@@ -18,7 +19,7 @@ namespace {
 void serve(net::TcpStream s) {
   char buf[16 * 1024];
   for (;;) {
-    net::Result<size_t> n = s.read(buf, sizeof buf);
+    runtime::Result<size_t> n = s.read(buf, sizeof buf);
     if (!n || *n == 0) return;
     if (!s.write(buf, *n)) return;
   }
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
                    l.value().local_address().to_string().c_str(), net::backend_name(backend),
                    rt.workers());
       for (;;) {
-        net::Result<net::TcpStream> c = l.value().accept();
+        runtime::Result<net::TcpStream> c = l.value().accept();
         if (!c) {
           std::fprintf(stderr, "echo: accept: %s\n", c.message().c_str());
           return 1;

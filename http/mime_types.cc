@@ -29,15 +29,15 @@ bool is_utf8_text(std::string_view type) {
 
 const MimeTypes& MimeTypes::system() {
   static const MimeTypes table = [] {
-    net::Result<MimeTypes> r = load("/etc/mime.types");
+    runtime::Result<MimeTypes> r = load("/etc/mime.types");
     return r ? std::move(r.value()) : MimeTypes();
   }();
   return table;
 }
 
-net::Result<MimeTypes> MimeTypes::load(const char* path) {
+runtime::Result<MimeTypes> MimeTypes::load(const char* path) {
   int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return net::Result<MimeTypes>::failure(errno);
+  if (fd < 0) return runtime::Result<MimeTypes>::failure(errno);
   std::string text;
   char buf[16384];
   for (;;) {
@@ -46,7 +46,7 @@ net::Result<MimeTypes> MimeTypes::load(const char* path) {
     if (n < 0) {
       int err = errno;
       ::close(fd);
-      return net::Result<MimeTypes>::failure(err);
+      return runtime::Result<MimeTypes>::failure(err);
     }
     if (n == 0) break;
     text.append(buf, static_cast<size_t>(n));

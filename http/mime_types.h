@@ -13,7 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "net/result.h"
+#include "runtime/result.h"
 
 namespace weft::http {
 
@@ -25,7 +25,7 @@ class MimeTypes {
   static const MimeTypes& system();
 
   // Reads and parses a mime.types file; errno as a value if it cannot be read.
-  static net::Result<MimeTypes> load(const char* path);
+  static runtime::Result<MimeTypes> load(const char* path);
 
   // Parses mime.types text: "type ext ext ..." per line, '#' comments. An
   // extension listed twice keeps its first type.

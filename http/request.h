@@ -6,7 +6,7 @@
 //
 //   void upload(Request& req, Response& res) {
 //     if (req.header("content-type") != "text/plain") return res.send(415, "text only\n");
-//     net::Result<std::string> body = req.body();   // parks this fiber, not the server
+//     runtime::Result<std::string> body = req.body();   // parks this fiber, not the server
 //     if (!body) return;                             // 413/400 are answered for us
 //     res.send(200, std::to_string(body.value().size()) + "\n");
 //   }
@@ -21,7 +21,7 @@
 
 #include "http/request_parser.h"
 #include "net/address.h"
-#include "net/result.h"
+#include "runtime/result.h"
 
 namespace weft::http {
 
@@ -49,9 +49,9 @@ class Request {
   // Reads up to `len` body bytes; 0 at its end. Errors: EMSGSIZE past the
   // server's body limit (answered 413), EPROTO for a malformed chunked body
   // (answered 400), ETIMEDOUT, or the connection's error. Fibers only.
-  net::Result<size_t> read_body(void* buf, size_t len);
+  runtime::Result<size_t> read_body(void* buf, size_t len);
   // The whole body (at most the server's limit).
-  net::Result<std::string> body();
+  runtime::Result<std::string> body();
 
  private:
   friend class detail::Connection;

@@ -45,7 +45,7 @@
 #include <utility>
 #include <vector>
 
-#include "net/result.h"
+#include "runtime/result.h"
 
 namespace weft::http {
 
@@ -99,7 +99,7 @@ class Response {
   // Streams `data` to the client now (the head first, on the first call).
   // Without a Content-Length set, the body is sent chunked (HTTP/1.1) or
   // delimited by closing the connection (HTTP/1.0). Fibers only.
-  net::Result<void> write(std::string_view data);
+  runtime::Result<void> write(std::string_view data);
   bool head_sent() const noexcept { return head_sent_; }
 
  private:

@@ -76,9 +76,9 @@
 
 namespace weft::http {
 
-using net::Result;
 using runtime::Clock;
 using runtime::Deadline;
+using runtime::Result;
 
 namespace {
 

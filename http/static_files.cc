@@ -251,7 +251,7 @@ bool older(const timespec& a, const timespec& b) {
 }
 
 // pread through this worker's I/O driver (io_uring, or the blocking pool).
-net::Result<size_t> read_at(int fd, char* buf, size_t len, uint64_t offset) {
+runtime::Result<size_t> read_at(int fd, char* buf, size_t len, uint64_t offset) {
   if (net::IoDriver* io = net::current_driver()) {
     return io->pread(fd, buf, len, static_cast<off_t>(offset));
   }
@@ -263,7 +263,7 @@ net::Result<size_t> read_at(int fd, char* buf, size_t len, uint64_t offset) {
     ssize_t n = ::pread(fd, buf, len, static_cast<off_t>(offset));
     return R{n, n < 0 ? errno : 0};
   });
-  if (r.n < 0) return net::Result<size_t>::failure(r.err);
+  if (r.n < 0) return runtime::Result<size_t>::failure(r.err);
   return static_cast<size_t>(r.n);
 }
 
@@ -452,7 +452,7 @@ StaticFiles::Impl::Found StaticFiles::Impl::load(const std::string& path, Coding
     f->bytes.resize(size);
     uint64_t got = 0;
     while (got < size) {
-      net::Result<size_t> n = read_at(f->fd, f->bytes.data() + got, size - got, got);
+      runtime::Result<size_t> n = read_at(f->fd, f->bytes.data() + got, size - got, got);
       if (!n) {
         out.err = n.error();
         return out;
@@ -585,9 +585,9 @@ int StaticFiles::Impl::status_for(int err, std::string_view path) {
     case EXDEV:  // a path leaving the root
       return 403;
     default:
-      runtime::report(
-          runtime::Severity::kError,
-          "static files: " + opt.root + "/" + std::string(path) + ": " + net::error_message(err));
+      runtime::report(runtime::Severity::kError, "static files: " + opt.root + "/" +
+                                                     std::string(path) + ": " +
+                                                     runtime::error_message(err));
       return err == EMFILE || err == ENFILE ? 503 : 500;
   }
 }
@@ -720,7 +720,7 @@ bool StaticFiles::Impl::send_multipart(Response& res, const std::shared_ptr<cons
           static_cast<size_t>(std::min<uint64_t>(kStreamChunk, ranges[i].last + 1 - at));
       const size_t base = out.size();
       out.resize(base + want);
-      net::Result<size_t> n = read_at(f->fd, out.data() + base, want, at);
+      runtime::Result<size_t> n = read_at(f->fd, out.data() + base, want, at);
       if (!n || *n == 0) {
         throw std::runtime_error("static files: reading " + f->path + ": " +
                                  (n ? std::string("file shrank") : n.message()));
@@ -768,9 +768,9 @@ StaticFiles::StaticFiles(StaticOptions o) : impl_(std::make_shared<Impl>(std::mo
 
 StaticFiles::~StaticFiles() = default;
 
-net::Result<void> StaticFiles::open() {
+runtime::Result<void> StaticFiles::open() {
   Impl& s = *impl_;
-  using R = net::Result<void>;
+  using R = runtime::Result<void>;
   if (s.root_fd >= 0) return R::failure(EALREADY);
   if (s.opt.root.empty()) return R::failure(ENOENT);
   // Readable: a listing or an index needs it, and it fails early here.

@@ -6,7 +6,7 @@
 // in one writev and a large one by sendfile.
 //
 //   StaticFiles files({.root = "/srv/www", .autoindex = true});
-//   if (net::Result<void> r = files.open(); !r) die("/srv/www: " + r.message());
+//   if (runtime::Result<void> r = files.open(); !r) die("/srv/www: " + r.message());
 //   Server server(std::move(listener), files);   // copies share one cache
 //
 // Paths are percent-decoded once and normalized ("." and empty segments
@@ -34,7 +34,7 @@
 
 #include "http/request.h"
 #include "http/response.h"
-#include "net/result.h"
+#include "runtime/result.h"
 
 namespace weft::http {
 
@@ -82,7 +82,7 @@ class StaticFiles {
   // (ENOTDIR, EACCES, ENOSYS, ...), EINVAL for an index that is not a plain
   // name or a relative error page path climbing out of the root, EALREADY if
   // already open.
-  net::Result<void> open();
+  runtime::Result<void> open();
 
   // Answers one request; any fiber, concurrently. Before open(): 500.
   void operator()(Request& req, Response& res);

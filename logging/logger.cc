@@ -102,7 +102,7 @@ void Logger::append_time(std::string& out, std::chrono::system_clock::time_point
 namespace {
 
 // write(2) on the logger's lane of the blocking pool. Fibers only.
-net::Result<size_t> lane_write(int fd, const char* data, size_t len) {
+runtime::Result<size_t> lane_write(int fd, const char* data, size_t len) {
   struct R {
     ssize_t n;
     int err;
@@ -111,7 +111,7 @@ net::Result<size_t> lane_write(int fd, const char* data, size_t len) {
     ssize_t n = ::write(fd, data, len);
     return R{n, n < 0 ? errno : 0};
   });
-  if (r.n < 0) return net::Result<size_t>::failure(r.err);
+  if (r.n < 0) return runtime::Result<size_t>::failure(r.err);
   return static_cast<size_t>(r.n);
 }
 
@@ -134,14 +134,14 @@ Logger::~Logger() {
   if (error_fd_ > 2) ::close(error_fd_);
 }
 
-net::Result<void> Logger::start() {
+runtime::Result<void> Logger::start() {
   if (started_) throw runtime::UsageError("weft: Logger::start called twice");
   if (access_on_) {
     access_fd_ = open_log(options_.access_path, 1);
-    if (access_fd_ < 0) return net::Result<void>::failure(errno);
+    if (access_fd_ < 0) return runtime::Result<void>::failure(errno);
   }
   error_fd_ = open_log(options_.error_path, 2);
-  if (error_fd_ < 0) return net::Result<void>::failure(errno);
+  if (error_fd_ < 0) return runtime::Result<void>::failure(errno);
   started_ = true;
   fiber_ = runtime::spawn([this] { run(); }, {.name = "logger"});
   return {};
@@ -301,9 +301,9 @@ void Logger::write_out(int fd, std::string& buf, uint64_t lines, uint64_t& lost,
   int err = 0;
   while (done < buf.size()) {
     if (io) {
-      net::Result<size_t> n = io->backend() == net::Backend::kIoUring
-                                  ? io->pwrite(fd, buf.data() + done, buf.size() - done, -1)
-                                  : lane_write(fd, buf.data() + done, buf.size() - done);
+      runtime::Result<size_t> n = io->backend() == net::Backend::kIoUring
+                                      ? io->pwrite(fd, buf.data() + done, buf.size() - done, -1)
+                                      : lane_write(fd, buf.data() + done, buf.size() - done);
       if (!n || *n == 0) {
         err = n ? EIO : n.error();
         break;

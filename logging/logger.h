@@ -29,10 +29,10 @@
 #include <string_view>
 
 #include "logging/access_record.h"
-#include "net/result.h"
 #include "runtime/channel.h"
 #include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
+#include "runtime/result.h"
 
 namespace weft::logging {
 
@@ -56,7 +56,7 @@ class Logger {
 
   // Opens the files and starts the logger fiber; the error names the file.
   // Fibers only; once.
-  net::Result<void> start();
+  runtime::Result<void> start();
 
   // False with --access-log off: callers skip building records at all.
   bool access_enabled() const noexcept { return access_on_; }

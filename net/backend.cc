@@ -3,7 +3,6 @@
 #include <signal.h>
 
 #include <cstdlib>
-#include <cstring>
 
 #include "net/io_driver.h"
 #include "net/readiness.h"
@@ -87,21 +86,6 @@ const char IoDriver::kKind = 0;
 IoDriver* current_driver() noexcept {
   runtime::EventSource* es = runtime::current_event_source();
   return es && es->kind == &IoDriver::kKind ? static_cast<IoDriver*>(es) : nullptr;
-}
-
-std::string error_message(int code) {
-  switch (code) {
-    case 0:
-      return "success";
-    case ETIMEDOUT:
-      return "deadline passed (ETIMEDOUT)";
-    case ECANCELED:
-      return "socket closed by another fiber (ECANCELED)";
-    case kErrFdSetSize:
-      return "descriptor is at or above FD_SETSIZE, which the select backend cannot wait on";
-    default:
-      return std::strerror(code);
-  }
 }
 
 }  // namespace weft::net

@@ -18,6 +18,8 @@
 
 namespace weft::net {
 
+using runtime::Result;
+
 namespace {
 
 class EpollDriver final : public ReadinessDriver {

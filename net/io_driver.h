@@ -15,7 +15,7 @@
 // was closed by another fiber). Byte counts may be partial except where said.
 //
 //   IoDriver* io = current_driver();                 // this worker's driver
-//   Result<size_t> n = io->recv(sock, buf, sizeof buf, Clock::now() + 5s);
+//   runtime::Result<size_t> n = io->recv(sock, buf, sizeof buf, Clock::now() + 5s);
 //
 // # Design: one driver per worker, not one shared poller
 //
@@ -59,11 +59,11 @@
 #include <cstddef>
 
 #include "net/backend.h"
-#include "net/result.h"
 #include "net/socket.h"
 #include "runtime/clock.h"
 #include "runtime/event_source.h"
 #include "runtime/park.h"
+#include "runtime/result.h"
 
 namespace weft::net {
 
@@ -77,28 +77,31 @@ class IoDriver : public runtime::EventSource {
   virtual Backend backend() const noexcept = 0;
 
   // At least one byte, or 0 at end of stream.
-  virtual Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) = 0;
+  virtual runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) = 0;
   // recv() for a caller that expects to wait for the bytes (a keep-alive
   // connection that has just answered): a completion backend waits for
   // readiness first instead of trying a read that would fail. Same results.
-  virtual Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
+  virtual runtime::Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len,
+                                                      Deadline d) {
     return recv(s, buf, len, d);
   }
-  virtual Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) = 0;
-  virtual Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) = 0;
+  virtual runtime::Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) = 0;
+  virtual runtime::Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) = 0;
   // A new non-blocking, close-on-exec descriptor; the peer's address in *peer.
-  virtual Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) = 0;
+  virtual runtime::Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) = 0;
   // Connects a non-blocking socket; ECONNREFUSED etc. as values.
-  virtual Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) = 0;
+  virtual runtime::Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len,
+                                        Deadline d) = 0;
   // Sends up to `len` bytes of `file_fd` from `offset` without copying them
   // through user space.
-  virtual Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) = 0;
+  virtual runtime::Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len,
+                                           Deadline d) = 0;
 
   // Files: never stall the worker on a slow disk. An `offset` of -1 reads or
   // writes at the descriptor's position (pipes, terminals, O_APPEND logs).
-  virtual Result<int> open(const char* path, int flags, mode_t mode) = 0;
-  virtual Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) = 0;
-  virtual Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) = 0;
+  virtual runtime::Result<int> open(const char* path, int flags, mode_t mode) = 0;
+  virtual runtime::Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) = 0;
+  virtual runtime::Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) = 0;
 
   // Arms the callback waiter `w` (runtime::Waiter::bind_callback) to be woken
   // once: kWoken when `s` has bytes to read, reached end of stream or failed,
@@ -106,7 +109,7 @@ class IoDriver : public runtime::EventSource {
   // woken, and the caller holds a Socket::Use until then, so a close shuts
   // the socket down (and wakes `w`) instead of releasing the descriptor.
   // ECANCELED if `s` is closed already. Fibers only.
-  virtual Result<void> when_readable(Socket& s, runtime::Waiter& w) = 0;
+  virtual runtime::Result<void> when_readable(Socket& s, runtime::Waiter& w) = 0;
 
   // Wakes every fiber this driver has parked on `s` (they see ECANCELED);
   // any thread. Called by Socket::close before the shutdown.

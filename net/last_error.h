@@ -12,7 +12,7 @@
 // poisons the name after its includes, so a direct read does not compile.
 //
 //   ssize_t n = ::recv(fd, buf, len, 0);
-//   if (n < 0) return Result<size_t>::failure(last_error());
+//   if (n < 0) return runtime::Result<size_t>::failure(last_error());
 #pragma once
 
 namespace weft::net {

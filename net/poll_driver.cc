@@ -19,6 +19,8 @@
 
 namespace weft::net {
 
+using runtime::Result;
+
 namespace {
 
 using detail::FdState;
@@ -143,7 +145,7 @@ class SelectDriver final : public ListDriver {
                                                      std::to_string(st->fd) + " (FD_SETSIZE is " +
                                                      std::to_string(FD_SETSIZE) +
                                                      "); use --io=poll, epoll or io_uring");
-      return Result<void>::failure(kErrFdSetSize);
+      return Result<void>::failure(runtime::kErrFdSetSize);
     }
     return ListDriver::watch(st);
   }

@@ -97,6 +97,7 @@
 namespace weft::net {
 
 using detail::FdState;
+using runtime::Result;
 using runtime::WakeReason;
 
 ReadinessDriver::ReadinessDriver() : wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {

@@ -5,7 +5,7 @@
 // homes, registration, retirement) is described at the top of readiness.cc.
 //
 //   class MyDriver final : public ReadinessDriver {
-//     Result<void> watch(detail::FdState* st) override;  // add st->fd to the wait
+//     runtime::Result<void> watch(detail::FdState* st) override;  // add st->fd to the wait
 //     void unwatch(detail::FdState* st) noexcept override;
 //     void wait(Deadline d) override;  // block until d, deliver() what is ready
 //     void peek() override;            // the same, not blocking, from another thread
@@ -47,16 +47,18 @@ class ReadinessDriver : public IoDriver {
   ReadinessDriver();
   ~ReadinessDriver() override;
 
-  Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
-  Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
-  Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
-  Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
-  Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len, Deadline d) override;
-  Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len, Deadline d) override;
-  Result<int> open(const char* path, int flags, mode_t mode) override;
-  Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
-  Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
-  Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
+  runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
+  runtime::Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
+  runtime::Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
+  runtime::Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
+  runtime::Result<void> connect(Socket& s, const sockaddr* addr, socklen_t len,
+                                Deadline d) override;
+  runtime::Result<size_t> sendfile(Socket& s, int file_fd, off_t offset, size_t len,
+                                   Deadline d) override;
+  runtime::Result<int> open(const char* path, int flags, mode_t mode) override;
+  runtime::Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
+  runtime::Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
+  runtime::Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
   void cancel(Socket& s) noexcept override;
   void forget(Socket& s) noexcept override;
 
@@ -68,7 +70,7 @@ class ReadinessDriver : public IoDriver {
  protected:
   // Adds a descriptor to what this driver waits on; an error refuses it. Called
   // once per state, after it is published, by the fiber that published it.
-  virtual Result<void> watch(detail::FdState* st) = 0;
+  virtual runtime::Result<void> watch(detail::FdState* st) = 0;
   // Removes it again, before its descriptor is closed; a no-op for a state
   // that watch() refused.
   virtual void unwatch(detail::FdState* st) noexcept = 0;
@@ -91,11 +93,11 @@ class ReadinessDriver : public IoDriver {
   // Runs `attempt` (a syscall returning ssize_t) until it stops failing with
   // EAGAIN, parking until `s` is ready in between.
   template <class Attempt>
-  Result<size_t> retry(Socket& s, bool write, Deadline d, Attempt attempt);
+  runtime::Result<size_t> retry(Socket& s, bool write, Deadline d, Attempt attempt);
   // Parks until `s` is readable (or writable): ok, ETIMEDOUT or ECANCELED.
-  Result<void> wait_ready(Socket& s, bool write, Deadline d);
+  runtime::Result<void> wait_ready(Socket& s, bool write, Deadline d);
   // The descriptor's state, homed here if it has none yet.
-  Result<detail::FdState*> state_of(Socket& s);
+  runtime::Result<detail::FdState*> state_of(Socket& s);
   // wake_all(), after dropping the home's count of callback waiters among them.
   static void wake_list(ReadinessDriver* home, runtime::Waiter* list, runtime::WakeReason reason);
 

@@ -24,6 +24,8 @@
 
 namespace weft::net {
 
+using runtime::Result;
+
 IoDriver& TcpStream::driver(const char* call) {
   IoDriver* d = current_driver();
   if (!d) {
@@ -256,7 +258,7 @@ Result<TcpStream> TcpListener::accept(Deadline d, SocketAddress* peer) {
     int64_t prev = last_log.load(std::memory_order_relaxed);
     if (now_s != prev && last_log.compare_exchange_strong(prev, now_s)) {
       runtime::report(runtime::Severity::kError, "accept on " + local_address().to_string() + ": " +
-                                                     error_message(e) + "; backing off");
+                                                     runtime::error_message(e) + "; backing off");
     }
     const auto wake = std::min(runtime::Clock::now() + backoff, d);
     runtime::this_fiber::sleep_until(wake);

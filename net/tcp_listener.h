@@ -3,7 +3,7 @@
 //   auto l = TcpListener::bind(*SocketAddress::parse("127.0.0.1", 8080));
 //   if (!l) die(l.message());
 //   for (;;) {
-//     Result<TcpStream> c = l.value().accept();
+//     runtime::Result<TcpStream> c = l.value().accept();
 //     if (!c) break;                                   // closed, or a real error
 //     spawn([s = std::move(c.value())]() mutable { serve(s); }).detach();
 //   }
@@ -17,9 +17,9 @@
 #include <memory>
 
 #include "net/address.h"
-#include "net/result.h"
 #include "net/socket.h"
 #include "net/tcp_stream.h"
+#include "runtime/result.h"
 
 namespace weft::net {
 
@@ -38,11 +38,11 @@ class TcpListener {
   TcpListener() = default;
 
   // Binds and listens (SO_REUSEADDR always); any thread.
-  static Result<TcpListener> bind(const SocketAddress& addr, ListenOptions o = {});
+  static runtime::Result<TcpListener> bind(const SocketAddress& addr, ListenOptions o = {});
 
   // Parks until a connection arrives; its peer in *peer if given. ECANCELED
   // once closed, ETIMEDOUT at the deadline. Fibers only.
-  Result<TcpStream> accept(Deadline d = kNoDeadline, SocketAddress* peer = nullptr);
+  runtime::Result<TcpStream> accept(Deadline d = kNoDeadline, SocketAddress* peer = nullptr);
 
   // The bound address (with the real port after binding port 0).
   SocketAddress local_address() const;

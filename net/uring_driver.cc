@@ -163,6 +163,8 @@
 
 namespace weft::net {
 
+using runtime::Result;
+
 namespace {
 
 using runtime::Clock;

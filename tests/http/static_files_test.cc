@@ -93,7 +93,7 @@ struct FileServer {
   std::unique_ptr<Client> client;
 
   explicit FileServer(StaticOptions o) : files(std::move(o)) {
-    net::Result<void> opened = files.open();
+    runtime::Result<void> opened = files.open();
     REQUIRE_MESSAGE(opened.ok(), opened.message());
     auto l = net::TcpListener::bind(*net::SocketAddress::parse("127.0.0.1", 0));
     REQUIRE(l.ok());

@@ -16,6 +16,7 @@
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
 #include "runtime/channel.h"
+#include "runtime/result.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
 #include "tests/net/matrix.h"
