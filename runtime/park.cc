@@ -138,12 +138,17 @@ void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
   self->wait_what.store(what, std::memory_order_relaxed);
   self->wait_obj.store(obj, std::memory_order_relaxed);
   self->state.store(detail::FiberState::kParked, std::memory_order_relaxed);
+  // The timer is armed only once this fiber's context is stored (in the
+  // switch's post step): an idle worker standing in for a busy one may fire
+  // this worker's timers at any moment (see "A sleeping worker's wait" in
+  // scheduler.cc), and must never resume a half-saved fiber.
+  detail::PostSwitch post{detail::PostSwitch::kCall, after, arg};
   if (deadline != kNoDeadline) {
     w.timed = true;
     w.deadline = deadline;
-    wk->timers.insert(&w);
+    post.timer = &w;
   }
-  wk->switch_away({detail::PostSwitch::kCall, after, arg});
+  wk->switch_away(post);
   if (w.timed) detail::TimerHeap::remove(&w);
   self->wait_what.store(nullptr, std::memory_order_relaxed);
 }

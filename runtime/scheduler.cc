@@ -118,6 +118,15 @@
 // most kBusyAfter (about 100 wake-ups a second each), which bounds how late
 // a stranded deadline or event is served.
 //
+// "Has not switched for 10 ms" does not mean "is between fibers": a thread
+// descheduled by the kernel halfway through a park looks just as still. So
+// what the stand-in can fire must already be safe to resume: a parking
+// fiber arms its timer in the switch's post step, after its context is
+// stored, never before the jump (the stand-in once resumed a fiber whose
+// registers were still being saved; ThreadSanitizer saw the unordered
+// store and load of its context). Its I/O waiters are published the same
+// way, under the descriptor's lock released in the post step.
+//
 // # Fibers move; per-thread state does not
 //
 // A fiber may resume on another worker after any park or yield. So nothing
@@ -295,6 +304,7 @@ void Worker::after_switch(ctx::fcontext_t from_ctx) {
   from->ctx = from_ctx;
   PostSwitch p = post;
   post = {};
+  if (p.timer) timers.insert(p.timer);
   switch (p.kind) {
     case PostSwitch::kNone:
       break;

@@ -36,6 +36,7 @@ struct PostSwitch {
   Kind kind = kNone;
   void (*fn)(void*) = nullptr;
   void* arg = nullptr;
+  Waiter* timer = nullptr;  // armed in the worker's heap before fn runs
 };
 
 class Worker {
