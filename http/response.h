@@ -118,7 +118,4 @@ class Response {
   detail::Connection* conn_ = nullptr;
 };
 
-// The reason phrase for a status code ("Not Found"), or "Unknown".
-const char* reason_phrase(int status) noexcept;
-
 }  // namespace weft::http

@@ -5,20 +5,24 @@
 // route matches gets 404; a path matched only under other methods gets 405
 // with an Allow field. A GET route also answers HEAD.
 //
+// clang-format off
 //   Router r;
 //   r.get("/", hello);
 //   r.post("/echo", echo_body);
-//   r.get("/users/{id}", [](Request& req, Response& res) { res.send(200,
-//   std::string(req.param("id"))); }); Server server(std::move(listener), r);
+//   r.get("/users/{id}", [](Request& req, Response& res) {
+//     res.send(200, std::string(req.param("id")));
+//   });
+//   Server server(std::move(listener), r);
+// clang-format on
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "http/handler.h"
 #include "http/request.h"
 #include "http/response.h"
-#include "http/server.h"
 
 namespace weft::http {
 

@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "http/chunked_decoder.h"
+#include "http/status.h"
 #include "runtime/channel.h"
 #include "runtime/diagnostics.h"
 #include "runtime/fiber.h"

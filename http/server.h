@@ -22,20 +22,16 @@
 
 #include <chrono>
 #include <cstddef>
-#include <functional>
 #include <memory>
 #include <string>
 
-#include "http/request.h"
+#include "http/handler.h"
 #include "http/request_parser.h"
-#include "http/response.h"
 #include "logging/logger.h"
 #include "net/tcp_listener.h"
 #include "runtime/clock.h"
 
 namespace weft::http {
-
-using Handler = std::function<void(Request&, Response&)>;
 
 struct ServerOptions {
   ParserLimits limits;

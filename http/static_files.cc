@@ -61,6 +61,7 @@
 #include "http/file_cache.h"
 #include "http/mime_types.h"
 #include "http/range.h"
+#include "http/status.h"
 #include "net/blocking_pool.h"
 #include "net/io_driver.h"
 #include "runtime/clock.h"

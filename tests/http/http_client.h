@@ -14,6 +14,7 @@ struct ClientResponse {
   int status = 0;
   std::string version;
   std::map<std::string, std::string> headers;  // names lower-cased
+  std::string head;                            // the head as sent, status line to last field
   std::string body;
   bool ok = false;  // a whole response was read
   std::string header(const std::string& name) const {
@@ -38,6 +39,7 @@ class Client {
     }
     std::string head = buf_.substr(0, end);
     buf_.erase(0, end + 4);
+    r.head = head;
     size_t line_end = head.find("\r\n");
     std::string status_line = head.substr(0, line_end);
     r.version = status_line.substr(0, 8);
@@ -99,6 +101,8 @@ class Client {
   }
 
   net::TcpStream& stream() { return s_; }
+  // Bytes read off the stream past the last response read.
+  const std::string& unread() const { return buf_; }
 
  private:
   bool more(runtime::Deadline d) {
