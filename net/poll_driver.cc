@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "net/readiness.h"
-#include "net/test_hook.h"
 #include "runtime/diagnostics.h"
+#include "runtime/test_hook.h"
 
 namespace weft::net {
 
@@ -75,7 +75,8 @@ class ListDriver : public ReadinessDriver {
       }
     }
     if (d != Deadline::min()) {
-      detail::test_point(detail::HookPoint::kWaitSnapshot, static_cast<const IoDriver*>(this));
+      runtime::detail::test_point(runtime::detail::HookPoint::kWaitSnapshot,
+                                  static_cast<const IoDriver*>(this));
     }
   }
 

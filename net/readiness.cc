@@ -88,7 +88,7 @@
 
 #include "net/blocking_pool.h"
 #include "net/last_error.h"
-#include "net/test_hook.h"
+#include "runtime/test_hook.h"
 
 // errno only through last_error(): a fiber may resume on another thread.
 #undef errno
@@ -159,7 +159,7 @@ int ReadinessDriver::timeout_ms(Deadline d) {
 }
 
 void ReadinessDriver::deliver(FdState* st, bool readable, bool writable) {
-  detail::test_point(detail::HookPoint::kDeliver, st);
+  runtime::detail::test_point(runtime::detail::HookPoint::kDeliver, st);
   (void)st->registered.load(std::memory_order_acquire);  // see state_of()
   runtime::Waiter* r = nullptr;
   runtime::Waiter* w = nullptr;
@@ -182,7 +182,7 @@ Result<FdState*> ReadinessDriver::state_of(Socket& s) {
   if (st) return st;
   // Publish, then register (see "Registration" above).
   auto* fresh = new FdState(s.fd(), this);
-  detail::test_point(detail::HookPoint::kStatePublish, fresh);
+  runtime::detail::test_point(runtime::detail::HookPoint::kStatePublish, fresh);
   if (!s.state.compare_exchange_strong(st, fresh, std::memory_order_acq_rel)) {
     delete fresh;  // another fiber published first, and nothing saw ours
     return st;

@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "net/readiness.h"
-#include "net/test_hook.h"
+#include "runtime/test_hook.h"
 
 namespace weft::net {
 
@@ -71,7 +71,7 @@ void Socket::close() noexcept {
     return;
   }
   if (users_.load(std::memory_order_seq_cst) > 1) {
-    detail::test_point(detail::HookPoint::kCloseFoundUser, this);
+    runtime::detail::test_point(runtime::detail::HookPoint::kCloseFoundUser, this);
     detail::FdState* st = state.load(std::memory_order_acquire);
     if (st && st->home) st->home->cancel(*this);
     ::shutdown(fd_, SHUT_RDWR);

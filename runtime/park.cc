@@ -8,6 +8,7 @@
 
 #include "runtime/check.h"
 #include "runtime/detail/scheduler.h"
+#include "runtime/test_hook.h"
 
 namespace weft::runtime {
 
@@ -148,6 +149,7 @@ void park_then(Waiter& w, Deadline deadline, const char* what, const void* obj,
     w.deadline = deadline;
     post.timer = &w;
   }
+  detail::test_point(detail::HookPoint::kParkSwitching, &w);
   wk->switch_away(post);
   if (w.timed) detail::TimerHeap::remove(&w);
   self->wait_what.store(nullptr, std::memory_order_relaxed);

@@ -1,4 +1,4 @@
-// Races inside the I/O manager, each forced with net/test_hook.h instead of
+// Races inside the I/O manager, each forced with runtime/test_hook.h instead of
 // waited for: the test stops one thread at the named point and lets another
 // do exactly what the race needs before it goes on.
 #include <doctest/doctest.h>
@@ -17,16 +17,16 @@
 
 #include "net/io_driver.h"
 #include "net/readiness.h"
-#include "net/test_hook.h"
 #include "runtime/channel.h"
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
+#include "runtime/test_hook.h"
 #include "tests/net/matrix.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
-namespace hooks = weft::net::detail;
+namespace hooks = weft::runtime::detail;
 using hooks::HookPoint;
 using weft::net::testing::for_each_backend;
 
@@ -209,7 +209,7 @@ void another_registration_wins(HookPoint p, const void* obj) {
   }
   if (p != HookPoint::kStatePublish) return;
   // Runs on the fiber that made the state: reading it needs no ordering.
-  if (static_cast<const hooks::FdState*>(obj)->fd != g_reg.sock->fd()) return;
+  if (static_cast<const weft::net::detail::FdState*>(obj)->fd != g_reg.sock->fd()) return;
   if (!g_reg.armed.exchange(false)) return;  // the winner's own registration, below
   g_reg.loser = obj;
   REQUIRE(current_driver()->when_readable(*g_reg.sock, g_reg.winner_flag->w).ok());
@@ -305,7 +305,7 @@ TEST_CASE(
         // The byte arrives once this fiber waits on the socket, homed on X.
         std::thread writer([&] {
           spin_until([&] {
-            hooks::FdState* st = sock.state.load();
+            weft::net::detail::FdState* st = sock.state.load();
             if (!st) return false;
             std::lock_guard<SpinLock> g(st->mu);
             return !st->readers.empty();

@@ -1,9 +1,9 @@
-#include "net/test_hook.h"
+#include "runtime/test_hook.h"
 
-namespace weft::net::detail {
+namespace weft::runtime::detail {
 
 std::atomic<Hook> g_test_hook{nullptr};
 
 void set_test_hook(Hook h) noexcept { g_test_hook.store(h, std::memory_order_seq_cst); }
 
-}  // namespace weft::net::detail
+}  // namespace weft::runtime::detail

@@ -1,17 +1,18 @@
-// Test hook: named points inside the I/O manager where a test can stop the
-// thread that reaches them, to force an interleaving that real runs hit only
-// by chance (a closer overtaken by the last user, two fibers registering one
-// socket, a worker asleep in a wait that misses a descriptor).
+// Test hook: named points inside the runtime and the I/O manager where a
+// test can stop the thread that reaches them, to force an interleaving that
+// real runs hit only by chance (a worker stalled halfway through a park, a
+// closer overtaken by the last user, two fibers registering one socket, a
+// worker asleep in a wait that misses a descriptor).
 //
 // The hook is null outside tests; each point then costs one load and
 // a branch that is never taken. A test installs one function for the whole
 // process and filters on the point and the object it is passed:
 //
-//   net::detail::set_test_hook([](HookPoint p, const void* obj) {
+//   runtime::detail::set_test_hook([](HookPoint p, const void* obj) {
 //     if (p == HookPoint::kCloseFoundUser && obj == &the_socket) { ... }
 //   });
 //   ...
-//   net::detail::set_test_hook(nullptr);
+//   runtime::detail::set_test_hook(nullptr);
 //
 // A hook runs on whatever thread reaches the point, sometimes a worker in
 // its scheduler context, where it must not park.
@@ -19,9 +20,13 @@
 
 #include <atomic>
 
-namespace weft::net::detail {
+namespace weft::runtime::detail {
 
 enum class HookPoint {
+  // park_then: the fiber has said what it waits on and is about to switch
+  // out; whatever it waits on may already be published, its deadline is not
+  // yet armed. obj: its Waiter.
+  kParkSwitching,
   // Socket::close saw another call inside the socket and holds a use of its
   // own; next it wakes that call and shuts the socket down. obj: the Socket.
   kCloseFoundUser,
@@ -54,4 +59,4 @@ inline void test_point(HookPoint p, const void* obj) {
   }
 }
 
-}  // namespace weft::net::detail
+}  // namespace weft::runtime::detail
