@@ -432,7 +432,7 @@ int main(int argc, char** argv) {
     so.lingering_time = seconds(f.lingering_time);
     so.lingering_timeout = seconds(f.lingering_timeout);
     so.server_name = "weftd";
-    so.logger = &log;
+    so.access_log = &log;
     std::unique_ptr<http::Server> server;
     server = std::make_unique<http::Server>(
         std::move(l.value()),

@@ -226,11 +226,14 @@ struct Server::Impl {
       : listener(std::move(l)),
         handler(std::move(h)),
         options(std::move(o)),
+        access_log(options.access_log && options.access_log->access_enabled() ? options.access_log
+                                                                              : nullptr),
         slots(static_cast<int64_t>(options.max_connections)) {}
 
   net::TcpListener listener;
   Handler handler;
   ServerOptions options;
+  AccessLog* const access_log;  // null if none or switched off
   DateClock date;
   runtime::Semaphore slots;
   runtime::WaitGroup live;
@@ -646,8 +649,8 @@ void Connection::respond_error(int status, const char* reason, const RequestHead
 }
 
 void Connection::log_access(const RequestHead* head, int status) {
-  logging::Logger* log = srv_.options.logger;
-  if (!log || !log->access_enabled()) return;
+  AccessLog* log = srv_.access_log;
+  if (!log) return;
   if (!head) {
     req_time_ = runtime::coarse_wall_now();
     req_start_ = Clock::now();
@@ -657,9 +660,9 @@ void Connection::log_access(const RequestHead* head, int status) {
     if (const Header* h = find_header(*head, "referer")) referer = h->value;
     if (const Header* h = find_header(*head, "user-agent")) agent = h->value;
   }
-  logging::AccessRecord r =
-      logging::AccessRecord::make(req_time_, peer_host_, head ? head->method : std::string_view(),
-                                  head ? head->target : std::string_view(), referer, agent);
+  AccessRecord r =
+      AccessRecord::make(req_time_, peer_host_, head ? head->method : std::string_view(),
+                         head ? head->target : std::string_view(), referer, agent);
   r.status = status;
   r.bytes = bytes_sent_;
   r.version_minor = head ? head->version_minor : -1;

@@ -25,9 +25,9 @@
 #include <memory>
 #include <string>
 
+#include "http/access_log.h"
 #include "http/handler.h"
 #include "http/request_parser.h"
-#include "logging/logger.h"
 #include "net/tcp_listener.h"
 #include "runtime/clock.h"
 
@@ -57,8 +57,9 @@ struct ServerOptions {
   std::chrono::milliseconds lingering_time{30000};
   std::chrono::milliseconds lingering_timeout{5000};
   size_t max_lingering = 2500;
-  // Receives one access record per answered request (errors included); null: none.
-  logging::Logger* logger = nullptr;
+  // Receives one access record per answered request (errors included); null:
+  // none. It must outlive the Server (logging::Logger is one).
+  AccessLog* access_log = nullptr;
 };
 
 class Server {

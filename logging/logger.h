@@ -3,11 +3,13 @@
 // design). Request fibers never format text or touch a file: they hand over
 // a record and carry on; the logger formats in batches and writes many lines
 // per write, through the I/O manager, so a slow disk parks only the logger.
+// It is the http::AccessLog a Server is given: the server hands it one
+// record per answered request.
 //
 //   Logger log({.access_path = "/var/log/weftd/access.log", .error_path = "-"});
 //   if (auto r = log.start(); !r) die(r.message());    // in a fiber
 //   log.install_as_report_sink();                       // runtime/net errors go to the error log
-//   log.access(std::move(record));                      // never blocks
+//   server_options.access_log = &log;                   // or log.access(record): never blocks
 //   log.error(Severity::kWarn, "disk almost full");
 //   log.reopen();                                       // after logrotate (SIGHUP)
 //   log.stop();                                         // writes out everything queued
@@ -28,7 +30,7 @@
 #include <string>
 #include <string_view>
 
-#include "logging/access_record.h"
+#include "http/access_log.h"
 #include "runtime/channel.h"
 #include "runtime/diagnostics.h"
 #include "runtime/fiber.h"
@@ -36,6 +38,7 @@
 
 namespace weft::logging {
 
+using http::AccessRecord;
 using runtime::Severity;
 
 enum class AccessFormat { kCombined, kCommon, kJson };
@@ -47,7 +50,7 @@ struct LoggerOptions {
   Severity level = Severity::kInfo;  // error lines above this severity are dropped
 };
 
-class Logger {
+class Logger : public http::AccessLog {
  public:
   explicit Logger(LoggerOptions options);
   ~Logger();
@@ -59,10 +62,10 @@ class Logger {
   runtime::Result<void> start();
 
   // False with --access-log off: callers skip building records at all.
-  bool access_enabled() const noexcept { return access_on_; }
+  bool access_enabled() const noexcept override { return access_on_; }
 
   // Queues an access record. Never blocks; any fiber or thread.
-  void access(AccessRecord record);
+  void access(AccessRecord record) override;
   // Queues an error-log line at `severity`. Never blocks; any fiber or thread.
   void error(Severity severity, std::string_view message);
   // Reopens both files by name (for log rotation). Any fiber or thread.

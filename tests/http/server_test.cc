@@ -5,12 +5,14 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "http/router.h"
 #include "net/tcp_listener.h"
 #include "runtime/channel.h"
+#include "runtime/diagnostics.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
 #include "tests/http/http_client.h"
@@ -740,5 +742,78 @@ TEST_CASE("past max_lingering a refused connection closes at once, and a warning
     first.close();  // its end of stream ends the lingering
     CHECK(wait_until([&] { return t.server->connections() == 0; }));
     CHECK(t.server->lingering() == 0);
+  });
+}
+
+namespace {
+
+// An access log that keeps its records; `enabled` as access_enabled() says.
+class KeptLog : public AccessLog {
+ public:
+  explicit KeptLog(bool enabled = true) : enabled_(enabled) {}
+  void access(AccessRecord r) override {
+    std::lock_guard g(mu_);
+    records_.push_back(std::move(r));
+  }
+  bool access_enabled() const noexcept override { return enabled_; }
+  std::vector<AccessRecord> records() {
+    std::lock_guard g(mu_);
+    return records_;
+  }
+
+ private:
+  const bool enabled_;
+  std::mutex mu_;
+  std::vector<AccessRecord> records_;  // guarded by mu_
+};
+
+}  // namespace
+
+TEST_CASE("every answered request gives any AccessLog one record, error answers included") {
+  for_each_backend([](net::Backend, int) {
+    KeptLog log;
+    ServerOptions o;
+    o.access_log = &log;
+    TestServer t(o);
+    Client c = t.connect();
+    REQUIRE(c.send(get("/path?a=1", "User-Agent: probe/1\r\nReferer: http://r/\r\n")));
+    CHECK(c.read().status == 200);
+    REQUIRE(c.send(get("/nowhere")));
+    CHECK(c.read().status == 404);
+    REQUIRE(c.send("GET / HTTP/1.1\r\nHost : x\r\n\r\n"));
+    CHECK(c.read().status == 400);
+    // The record follows the answer: wait for the third.
+    REQUIRE(wait_until([&] { return log.records().size() == 3; }));
+    const std::vector<AccessRecord> r = log.records();
+    CHECK(r[0].status == 200);
+    CHECK(r[0].method() == "GET");
+    CHECK(r[0].target() == "/path?a=1");
+    CHECK(r[0].user_agent() == "probe/1");
+    CHECK(r[0].referer() == "http://r/");
+    CHECK(r[0].peer() == "127.0.0.1");
+    CHECK(r[0].version_minor == 1);
+    CHECK(r[0].bytes == std::string("/path?a=1").size());
+    CHECK(r[1].status == 404);
+    CHECK(r[1].target() == "/nowhere");
+    CHECK(r[2].status == 400);
+    CHECK(r[2].method().empty());
+    CHECK(r[2].version_minor == -1);
+  });
+}
+
+TEST_CASE("an AccessLog that is switched off is given no records") {
+  for_each_backend([](net::Backend, int) {
+    KeptLog log(false);
+    ServerOptions o;
+    o.access_log = &log;
+    TestServer t(o);
+    Client c = t.connect();
+    // A connection handles its requests in turn: once the second is answered,
+    // the first one's record would have been given.
+    REQUIRE(c.send(get("/")));
+    CHECK(c.read().status == 200);
+    REQUIRE(c.send(get("/")));
+    CHECK(c.read().status == 200);
+    CHECK(log.records().empty());
   });
 }

@@ -54,7 +54,7 @@ struct LoggedServer {
 
   explicit LoggedServer(logging::Logger& log) {
     http::ServerOptions o;
-    o.logger = &log;
+    o.access_log = &log;
     auto l = net::TcpListener::bind(*net::SocketAddress::parse("127.0.0.1", 0));
     REQUIRE(l.ok());
     addr = l.value().local_address();

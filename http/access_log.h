@@ -1,10 +1,23 @@
-// AccessRecord: one answered request, as the access log needs it. A request
-// fiber fills one from its connection's buffer (one allocation for all its
-// strings) and hands it to the Logger; formatting happens in the logger fiber.
+// AccessLog: where a Server sends one AccessRecord per answered request
+// (error answers included). The HTTP library knows only this interface;
+// logging::Logger implements it with its logger fiber, and a test or an
+// embedding program can implement it with anything that does not block.
+//
+//   class Counter : public http::AccessLog {
+//    public:
+//     void access(http::AccessRecord r) override { if (r.status >= 500) ++errors_; }
+//     std::atomic<int> errors_{0};
+//   };
+//   Counter counter;
+//   ServerOptions o;
+//   o.access_log = &counter;
+//
+// An AccessRecord carries the request's strings in one allocation: a request
+// fiber fills it from its connection's buffer, the log formats it later.
 //
 //   AccessRecord r = AccessRecord::make(start, peer_ip, "GET", "/index.html", "", "curl/8");
 //   r.status = 200; r.bytes = 1234; r.version_minor = 1; r.duration = 40us;
-//   logger.access(std::move(r));
+//   log.access(std::move(r));
 #pragma once
 
 #include <chrono>
@@ -12,8 +25,9 @@
 #include <string>
 #include <string_view>
 
-namespace weft::logging {
+namespace weft::http {
 
+// One answered request, as an access log needs it.
 struct AccessRecord {
   std::chrono::system_clock::time_point time;  // when the request arrived
   std::chrono::microseconds duration{0};       // until its response was written
@@ -53,4 +67,18 @@ struct AccessRecord {
   uint32_t end_[kParts] = {};
 };
 
-}  // namespace weft::logging
+class AccessLog {
+ public:
+  virtual ~AccessLog() = default;
+
+  // Takes the record of one answered request. Must not block and must not
+  // throw: it runs on the connection's fiber, between its answer and its
+  // next request. Any fiber or thread.
+  virtual void access(AccessRecord record) = 0;
+
+  // False if records would be dropped anyway (a log switched off): the
+  // server then builds none. Read once, when a Server is constructed.
+  virtual bool access_enabled() const noexcept { return true; }
+};
+
+}  // namespace weft::http
