@@ -1,7 +1,7 @@
-// Echo benchmark: one load generator, run against the weft echo server
-// (examples/echo.cc) under each I/O backend and against a minimal
-// hand-written epoll echo loop, the floor any runtime pays. One line per
-// server on stdout.
+// Echo benchmark: one load generator, run against a weft echo server (one
+// fiber per connection, the plain read/write loop examples/echo.cc teaches)
+// under each I/O backend and against a minimal hand-written epoll echo loop,
+// the floor any runtime pays. One line per server on stdout.
 //
 //   bazel run -c opt //bench:echo
 //   echo server=raw_epoll msgs_per_s=314310 msgs_per_server_cpu_s=316425 server_cpu=0.99 ...
@@ -10,7 +10,7 @@
 //   ...
 //
 // Method. The servers run one after the other, each as a child process
-// pinned to CPU 0 (the weft server with --threads=1); the load generator is
+// pinned to CPU 0 (the weft server with one worker); the load generator is
 // this process, pinned to CPU 1. The client is plain epoll, not weft, so it
 // is the same for every server: --conns connections, each with one 64-byte
 // message in flight (send, wait until all 64 bytes are back, compare them
@@ -26,13 +26,16 @@
 // side near 1.0 is the bottleneck, and both well under 1.0 means something
 // else was running on the two cores.
 //
-// A backend the echo binary refuses on this kernel (exit status 2 before it
-// listens) is reported as refused and skipped. Any other failure, and any
+// Both servers are this binary, started again in a serving mode
+// (--serve-raw=PORT, --serve-weft=PORT --io=BACKEND), so the benchmark
+// depends on nothing but the library. A backend the weft server refuses on
+// this kernel (exit status 2 before it listens) is reported as refused and
+// skipped. Any other failure, and any
 // echoed message that differs from the one sent, makes the exit status 1.
 //
 // Each server's pid goes to stderr as it starts, for attaching a profiler
-// (perf record -g -p PID) during a longer run (--seconds=20). The raw loop
-// also runs alone: `echo --serve-raw=7007`.
+// (perf record -g -p PID) during a longer run (--seconds=20). Either server
+// also runs alone: `echo --serve-raw=7007`, `echo --serve-weft=7007 --io=epoll`.
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -57,6 +60,10 @@
 #include <thread>
 #include <vector>
 
+#include "net/backend.h"
+#include "net/tcp_listener.h"
+#include "runtime/runtime.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -64,6 +71,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kServerCpu = 0;
 constexpr int kClientCpu = 1;
 constexpr size_t kMessageSize = 64;
+constexpr size_t kReadSize = 16 * 1024;  // what each server reads at once, as examples/echo.cc
 constexpr auto kWarmUp = std::chrono::milliseconds(500);
 constexpr auto kStartTimeout = std::chrono::seconds(5);  // for the server to accept
 constexpr auto kStallTimeout = std::chrono::seconds(2);  // with no echo at all
@@ -139,7 +147,7 @@ int serve_raw(uint16_t port) {
   lev.data.ptr = nullptr;  // the listener
   epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
 
-  static char buf[16 * 1024];  // the same read size as examples/echo.cc
+  static char buf[kReadSize];
   epoll_event events[256];
   for (;;) {
     int n = epoll_wait(ep, events, 256, -1);
@@ -177,6 +185,42 @@ int serve_raw(uint16_t port) {
       if (got <= 0 || !raw_write(ep, c, buf, static_cast<size_t>(got))) raw_close(c);
     }
   }
+}
+
+// ------------------------------------------------------ the weft server
+
+// What the runtime costs over the floor: one worker on `io`, an acceptor
+// fiber and one fiber per connection, each a blocking-style read and write
+// of what it read. Exit status 2 if the backend cannot run here.
+int serve_weft(uint16_t port, const std::string& io) {
+  weft::runtime::Options o;
+  o.workers = 1;
+  try {
+    weft::net::use_backend(o, weft::net::backend_from_flag(io));
+  } catch (const weft::net::BackendError& e) {
+    std::fprintf(stderr, "weft echo: %s\n", e.what());
+    return 2;
+  }
+  weft::runtime::Runtime rt(o);
+  return rt.run([port] {
+    auto l = weft::net::TcpListener::bind(*weft::net::SocketAddress::parse("127.0.0.1", port));
+    if (!l) {
+      std::fprintf(stderr, "weft echo: cannot listen on port %u: %s\n", port, l.message().c_str());
+      return 1;
+    }
+    for (;;) {
+      auto conn = l.value().accept();
+      if (!conn) return 1;
+      auto echo = [s = std::move(conn.value())]() mutable {
+        char buf[kReadSize];
+        for (;;) {
+          auto got = s.read(buf, sizeof buf);
+          if (!got || *got == 0 || !s.write(buf, *got)) return;
+        }
+      };
+      weft::runtime::spawn(std::move(echo), {.name = "conn"}).detach();
+    }
+  });
 }
 
 // ------------------------------------------------------- server processes
@@ -431,21 +475,6 @@ Load run_load(const Server& server, uint16_t port, int conns, double seconds) {
 
 // ----------------------------------------------------------------- driver
 
-// The path of a runfile of this binary, under `bazel run` or run directly
-// from bazel-bin.
-std::string runfile(const std::string& self, const std::string& path) {
-  std::vector<std::string> candidates;
-  if (const char* dir = std::getenv("RUNFILES_DIR")) {
-    candidates.push_back(std::string(dir) + "/weft/" + path);
-  }
-  candidates.push_back(self + ".runfiles/weft/" + path);
-  candidates.push_back(path);  // `bazel run` starts in the runfiles tree
-  for (const std::string& c : candidates) {
-    if (access(c.c_str(), X_OK) == 0) return c;
-  }
-  return candidates.front();
-}
-
 std::string self_path() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -539,6 +568,8 @@ int main(int argc, char** argv) {
   int conns = 64;
   std::vector<std::string> backends = {"select", "poll", "epoll", "io_uring"};
   int raw_port = -1;
+  int weft_port = -1;
+  std::string io;
   app.add_option("--seconds", seconds, "measured seconds per server, after 0.5 s of warm-up")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
@@ -552,26 +583,30 @@ int main(int argc, char** argv) {
   app.add_option("--serve-raw", raw_port,
                  "run only the raw epoll echo loop on 127.0.0.1:PORT (the driver starts it so)")
       ->check(CLI::Range(1, 65535));
+  app.add_option("--serve-weft", weft_port,
+                 "run only the weft echo server on 127.0.0.1:PORT (the driver starts it so)")
+      ->check(CLI::Range(1, 65535));
+  app.add_option("--io", io, "the weft server's I/O backend, with --serve-weft")
+      ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (raw_port > 0) return serve_raw(static_cast<uint16_t>(raw_port));
+  if (weft_port > 0) return serve_weft(static_cast<uint16_t>(weft_port), io);
 
   if (!pin_to_cpu(kClientCpu)) {
     std::fprintf(stderr, "echo bench: cannot pin the client to CPU %d (%s); running unpinned\n",
                  kClientCpu, std::strerror(errno));
   }
   const std::string self = self_path();
-  const std::string weft_echo = runfile(self, "examples/echo");
 
   bool failed = false;
   const std::optional<Measured> raw =
       bench_server("raw_epoll", {self}, "--serve-raw=", conns, seconds, std::nullopt, failed);
   for (const std::string& b : backends) {
-    bench_server("weft_" + b, {weft_echo, "--io=" + b, "--threads=1"}, "--port=", conns, seconds,
-                 raw, failed);
+    bench_server("weft_" + b, {self, "--io=" + b}, "--serve-weft=", conns, seconds, raw, failed);
   }
   return failed ? 1 : 0;
 }

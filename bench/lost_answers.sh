@@ -28,10 +28,10 @@ done
 command -v nginx >/dev/null || { echo "lost_answers: nginx is missing (run tools/bootstrap)" >&2; exit 2; }
 
 if [ -z "${HELLO:-}" ] || [ -z "${WEFTD:-}" ]; then
-  bazel build -c opt //examples:hello //examples:weftd >/dev/null 2>&1
-  bin="$(bazel info -c opt bazel-bin 2>/dev/null)/examples"
-  HELLO="${HELLO:-$bin/hello}"
-  WEFTD="${WEFTD:-$bin/weftd}"
+  bazel build -c opt //examples:hello //weftd >/dev/null 2>&1
+  bin="$(bazel info -c opt bazel-bin 2>/dev/null)"
+  HELLO="${HELLO:-$bin/examples/hello}"
+  WEFTD="${WEFTD:-$bin/weftd/weftd}"
 fi
 work="$(mktemp -d /tmp/weft-lost-answers-XXXXXX)"
 server_pid=

@@ -9,8 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"
-bazel build -c opt //examples:weftd >/dev/null 2>&1
-weftd=bazel-bin/examples/weftd
+bazel build -c opt //weftd >/dev/null 2>&1
+weftd=bazel-bin/weftd/weftd
 dir="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 head -c 1024 /dev/urandom >"$dir/hit.bin"

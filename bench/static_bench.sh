@@ -154,7 +154,7 @@ done
 
 # weftd: --weftd, else the runfiles copy (bazel run), else bazel-bin.
 if [ -z "$weftd" ]; then
-  for c in examples/weftd "$(dirname "$0")/../bazel-bin/examples/weftd"; do
+  for c in weftd/weftd "$(dirname "$0")/../bazel-bin/weftd/weftd"; do
     if [ -x "$c" ]; then weftd="$c" && break; fi
   done
 fi

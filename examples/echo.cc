@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <string>
 
-#include "examples/server_flags.h"
 #include "net/backend.h"
+#include "net/server_flags.h"
 #include "net/tcp_listener.h"
 #include "runtime/result.h"
 #include "runtime/runtime.h"
@@ -29,8 +29,8 @@ void serve(net::TcpStream s) {
 
 int main(int argc, char** argv) {
   CLI::App app{"weft echo server: echoes every byte back on each connection"};
-  examples::ServerFlags flags{.port = 7007};
-  examples::add_server_flags(app, flags);
+  net::ServerFlags flags{.port = 7007};
+  net::add_server_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,10 +7,10 @@
 #include <cstdio>
 #include <string>
 
-#include "examples/server_flags.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "net/backend.h"
+#include "net/server_flags.h"
 #include "runtime/runtime.h"
 
 using namespace weft;
@@ -18,8 +18,8 @@ using namespace std::chrono_literals;
 
 int main(int argc, char** argv) {
   CLI::App app{"weft hello: a small HTTP server written as straight-line handlers"};
-  examples::ServerFlags flags{.port = 8080};
-  examples::add_server_flags(app, flags);
+  net::ServerFlags flags{.port = 8080};
+  net::add_server_flags(app, flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -243,7 +243,7 @@ struct Docroot {
 
 std::string weftd_path() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir ? srcdir : ".") + "/weft/examples/weftd";
+  return std::string(srcdir ? srcdir : ".") + "/weft/weftd/weftd";
 }
 
 // One weftd child process on --port=0; the port is read from its

@@ -35,7 +35,7 @@ constexpr auto kPatience = 30s;  // for anything the process has to get around t
 std::string weftd_path() {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   REQUIRE(srcdir != nullptr);
-  return std::string(srcdir) + "/weft/examples/weftd";
+  return std::string(srcdir) + "/weft/weftd/weftd";
 }
 
 // A fresh directory, removed with everything in it at the end.

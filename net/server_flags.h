@@ -1,12 +1,15 @@
 // The flags every weft server program shares (--io, --threads, --port,
-// --bind), declared once so they read and fail the same everywhere.
+// --bind), declared once so they read and fail the same everywhere: weftd
+// and the examples alike. A target of its own (//net:server_flags), so the
+// library //net itself never pulls in the command-line parser.
 //
-//   ServerFlags f{.port = 7007};
-//   CLI::App app{"..."};
-//   add_server_flags(app, f);
-//   CLI11_PARSE-style parsing, then:
-//   auto addr = f.address("echo");          // exits 2 with a message if malformed
-//   runtime::Options o = f.runtime_options(&backend);   // throws BackendError
+//   net::ServerFlags f{.port = 7007};
+//   CLI::App app{"echo"};
+//   net::add_server_flags(app, f);
+//   app.parse(argc, argv);                       // CLI::ParseError as usual
+//   net::SocketAddress addr = f.address("echo");  // exits 2 with a message if malformed
+//   net::Backend backend;
+//   runtime::Options o = f.runtime_options(&backend);  // throws BackendError
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,7 +21,7 @@
 #include "net/backend.h"
 #include "runtime/runtime.h"
 
-namespace weft::examples {
+namespace weft::net {
 
 struct ServerFlags {
   std::string io;
@@ -27,8 +30,8 @@ struct ServerFlags {
   std::string bind = "127.0.0.1";
 
   // The listening address; a malformed --bind ends the program with status 2.
-  net::SocketAddress address(const char* program) const {
-    auto a = net::SocketAddress::parse(bind, static_cast<uint16_t>(port));
+  SocketAddress address(const char* program) const {
+    auto a = SocketAddress::parse(bind, static_cast<uint16_t>(port));
     if (!a) {
       std::fprintf(stderr, "%s: --bind=%s is not a numeric IPv4 or IPv6 address\n", program,
                    bind.c_str());
@@ -38,15 +41,16 @@ struct ServerFlags {
   }
 
   // Runtime options with the chosen backend installed; throws BackendError.
-  runtime::Options runtime_options(net::Backend* chosen) const {
+  runtime::Options runtime_options(Backend* chosen) const {
     runtime::Options o;
     o.workers = threads;
-    *chosen = net::backend_from_flag(io);
-    net::use_backend(o, *chosen);
+    *chosen = backend_from_flag(io);
+    use_backend(o, *chosen);
     return o;
   }
 };
 
+// Declares --io, --threads, --port and --bind on `app`, writing into `f`.
 inline void add_server_flags(CLI::App& app, ServerFlags& f) {
   app.add_option("--io", f.io,
                  "I/O backend: select, poll, epoll, io_uring (default: $WEFT_IO, else io_uring "
@@ -65,4 +69,4 @@ inline void add_server_flags(CLI::App& app, ServerFlags& f) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
-}  // namespace weft::examples
+}  // namespace weft::net

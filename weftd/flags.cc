@@ -1,0 +1,124 @@
+#include "weftd/flags.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace weft::weftd {
+
+namespace {
+
+// The bundled www/. Under bazel run its runfiles copy is a tree of symlinks
+// (which weftd refuses to follow by default), so serve the directory they
+// point into; else ./www.
+std::string default_root() {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    std::string index = std::string(exe) + ".runfiles/weft/www/index.html";
+    if (char* real = realpath(index.c_str(), nullptr)) {
+      std::string dir(real);
+      std::free(real);
+      return dir.substr(0, dir.rfind('/'));
+    }
+  }
+  return user_path("www");
+}
+
+}  // namespace
+
+void die(const std::string& why) {
+  std::fprintf(stderr, "weftd: %s\n", why.c_str());
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+std::string user_path(const std::string& p) {
+  if (p.empty() || p == "-" || p == "off" || p.front() == '/') return p;
+  if (const char* wd = std::getenv("BUILD_WORKING_DIRECTORY")) return std::string(wd) + "/" + p;
+  return p;
+}
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+void resolve_paths(Flags& f) {
+  f.root = f.root.empty() ? default_root() : user_path(f.root);
+  f.access_log = user_path(f.access_log);
+  f.error_log = user_path(f.error_log);
+  f.port_file = user_path(f.port_file);
+}
+
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("--root", f.root, "directory to serve (default: the bundled www/)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  net::add_server_flags(app, f.server);
+  app.add_option("--access-log", f.access_log, "access log: FILE, - (stdout) or off")
+      ->capture_default_str();
+  app.add_option("--error-log", f.error_log, "error log: FILE or - (stderr)")
+      ->capture_default_str();
+  app.add_option("--log-level", f.log_level, "error-log level")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}))
+      ->capture_default_str();
+  app.add_option("--log-format", f.log_format, "access-log format")
+      ->check(CLI::IsMember({"combined", "common", "json"}))
+      ->capture_default_str();
+  app.add_option("--index", f.index, "index file of a directory")->capture_default_str();
+  app.add_option("--autoindex", f.autoindex, "list directories without an index")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--cache-size", f.cache_mib, "file cache capacity in MiB")->capture_default_str();
+  app.add_option("--cache-policy", f.cache_policy, "file cache eviction")
+      ->check(CLI::IsMember({"lru", "lfu"}))
+      ->capture_default_str();
+  app.add_option("--negative-ttl", f.negative_ttl,
+                 "seconds a missing path is answered 404 without looking again (0: always look)")
+      ->check(CLI::Range(0.0, 60.0))
+      ->capture_default_str();
+  app.add_option("--gzip-static", f.gzip_static, "serve precompressed FILE.br / FILE.gz")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--vhost", f.vhosts, "serve DIR for Host HOST (repeatable): HOST=DIR");
+  app.add_option("--error-page", f.error_pages, "page for a status (repeatable): CODE=FILE");
+  app.add_flag("--follow-symlinks", f.follow_symlinks,
+               "follow symlinks that lead outside the root");
+  app.add_option("--deny-dotfiles", f.deny_dotfiles,
+                 "answer 404 for any path with a segment starting with '.' (but /.well-known/)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--max-connections", f.max_connections, "connections served at once")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--header-timeout", f.header_timeout, "seconds for a whole request head")
+      ->capture_default_str();
+  app.add_option("--keepalive-timeout", f.keepalive_timeout, "seconds an idle connection is kept")
+      ->capture_default_str();
+  app.add_option("--body-timeout", f.body_timeout, "seconds per request body read")
+      ->capture_default_str();
+  app.add_option("--write-timeout", f.write_timeout, "seconds per response write")
+      ->capture_default_str();
+  app.add_option("--hibernate-after", f.hibernate_after,
+                 "seconds before an idle keep-alive connection gives up its fiber (0: never)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--lingering-time", f.lingering_time,
+                 "seconds a closing connection may go on discarding what the client still "
+                 "sends, so it reads the answer instead of a reset (0: close at once)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--lingering-timeout", f.lingering_timeout,
+                 "seconds a lingering connection waits for the client's next bytes")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
+  app.add_option("--stats-allow", f.stats_allow,
+                 "addresses that may see the stats page (repeatable): ADDR or ADDR/BITS")
+      ->capture_default_str();
+  app.add_option("--port-file", f.port_file,
+                 "once listening, write the port to FILE (for --port=0)");
+}
+
+}  // namespace weft::weftd

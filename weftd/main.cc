@@ -1,0 +1,178 @@
+// weftd: the bundled static file server. Every connection is a fiber running
+// the HTTP library's straight-line loop; files come from a cache of open
+// descriptors with precomputed headers; one logger fiber writes the access
+// and error logs.
+//
+//   bazel run -c opt //:weftd -- --root=www --port=8080 --io=io_uring
+//
+// Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish,
+// queued log lines are written), SIGHUP reopens the logs (logrotate),
+// SIGQUIT writes a dump of every fiber to the error log.
+//
+// The program is this file (start-up, signals, the server's lifetime) and
+// one file per concept beside it: flags.h (the command line), sites.h (the
+// root and the virtual hosts), stats_page.h (--stats-path) and
+// address_list.h (--stats-allow).
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "http/server.h"
+#include "logging/logger.h"
+#include "net/backend.h"
+#include "net/tcp_listener.h"
+#include "runtime/channel.h"
+#include "runtime/runtime.h"
+#include "weftd/flags.h"
+#include "weftd/sites.h"
+#include "weftd/stats_page.h"
+
+using namespace weft;
+using namespace weft::weftd;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Writes the port to `path` whole or not at all (a temporary file renamed
+// over it), so a reader polling for the file never sees half a number.
+void write_port_file(const std::string& path, uint16_t port) {
+  const std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f || std::fprintf(f, "%u\n", port) < 0 || std::fclose(f) != 0 ||
+      std::rename(tmp.c_str(), path.c_str()) != 0) {
+    die("cannot write --port-file " + path + ": " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  CLI::App app{"weftd: a static file server on weft fibers"};
+  add_flags(app, f);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  resolve_paths(f);
+  const StatsPage stats_page(f);
+  const net::SocketAddress addr = f.server.address("weftd");
+  for (double t : {f.header_timeout, f.keepalive_timeout, f.body_timeout, f.write_timeout}) {
+    if (!(t > 0 && t < 86400)) die("timeouts are seconds between 0 and 86400");
+  }
+
+  Sites sites(f);
+  net::Backend backend;
+  runtime::Options ro;
+  try {
+    ro = f.server.runtime_options(&backend);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+
+  // Signals are taken by one plain thread with sigwait and handed to a fiber
+  // through a channel; no worker is ever interrupted by one.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR2}) sigaddset(&sigs, s);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  std::unique_ptr<runtime::Runtime> rt;
+  try {
+    rt = std::make_unique<runtime::Runtime>(ro);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  runtime::Channel<int> signals;
+  runtime::Runtime::ExternalHold hold(*rt);  // the signal thread can always wake us
+  std::thread signal_thread([&] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&sigs, &sig) != 0) continue;
+      if (sig == SIGUSR2) return;  // our own "stop listening"
+      signals.send_from_thread(sig);
+    }
+  });
+
+  int status = rt->run([&] {
+    logging::LoggerOptions lo;
+    lo.access_path = f.access_log;
+    lo.error_path = f.error_log;
+    lo.format = f.log_format == "json"     ? logging::AccessFormat::kJson
+                : f.log_format == "common" ? logging::AccessFormat::kCommon
+                                           : logging::AccessFormat::kCombined;
+    lo.level = f.log_level == "error"   ? runtime::Severity::kError
+               : f.log_level == "warn"  ? runtime::Severity::kWarn
+               : f.log_level == "debug" ? runtime::Severity::kDebug
+                                        : runtime::Severity::kInfo;
+    logging::Logger log(lo);
+    if (auto r = log.start(); !r) die("cannot open the logs: " + r.message());
+    log.install_as_report_sink();
+    sites.open();
+
+    // The kernel holds a connection until its first bytes arrive, up to the
+    // header timeout: one wake-up per connection instead of two.
+    auto l = net::TcpListener::bind(
+        addr, {.defer_accept_s = static_cast<int>(std::ceil(f.header_timeout))});
+    if (!l) die("cannot listen on " + addr.to_string() + ": " + l.message());
+    http::ServerOptions so;
+    so.max_connections = f.max_connections;
+    so.header_timeout = seconds(f.header_timeout);
+    so.keepalive_timeout = seconds(f.keepalive_timeout);
+    so.body_timeout = seconds(f.body_timeout);
+    so.write_timeout = seconds(f.write_timeout);
+    so.hibernate_after = seconds(f.hibernate_after);
+    so.lingering_time = seconds(f.lingering_time);
+    so.lingering_timeout = seconds(f.lingering_timeout);
+    so.server_name = "weftd";
+    so.access_log = &log;
+    std::unique_ptr<http::Server> server;
+    server = std::make_unique<http::Server>(
+        std::move(l.value()),
+        [&](http::Request& req, http::Response& res) {
+          if (stats_page.shows(req)) return stats_page.answer(res, {*server, sites, log, backend});
+          sites.for_host(req.host())(req, res);
+        },
+        so);
+    log.error(runtime::Severity::kInfo, "weftd serving " + f.root + " on http://" +
+                                            server->local_address().to_string() +
+                                            "/ (io=" + net::backend_name(backend) +
+                                            ", threads=" + std::to_string(rt->workers()) + ")");
+    if (!f.port_file.empty()) write_port_file(f.port_file, server->local_address().port());
+
+    auto signal_fiber = runtime::spawn(
+        [&] {
+          while (auto sig = signals.recv()) {
+            if (*sig == SIGHUP) {
+              log.error(runtime::Severity::kInfo, "SIGHUP: reopening the logs");
+              log.reopen();
+            } else if (*sig == SIGQUIT) {
+              log.error(runtime::Severity::kInfo, "SIGQUIT: fiber dump\n" + runtime::fiber_dump());
+            } else {
+              log.error(runtime::Severity::kInfo,
+                        std::string(strsignal(*sig)) + ": finishing requests in flight");
+              server->shutdown(runtime::Clock::now() + 10s);
+            }
+          }
+        },
+        {.name = "signals"});
+
+    server->serve();
+    log.error(runtime::Severity::kInfo, "weftd stopped");
+    log.stop();
+    signals.close();
+    signal_fiber.join();
+    return 0;
+  });
+  pthread_kill(signal_thread.native_handle(), SIGUSR2);
+  signal_thread.join();
+  return status;
+}
