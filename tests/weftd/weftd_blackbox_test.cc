@@ -5,20 +5,17 @@
 //
 // The matrix: every behaviour runs under each I/O backend (select, poll,
 // epoll, io_uring) with 1 and 4 workers. The suite starts its weftd
-// processes once, two per combination: a standard one (access log, 2 s
-// header timeout, stats page, a virtual host, a 404 page) and a permissive
-// one (--autoindex=on --follow-symlinks). Each TEST_CASE visits the eight
-// combinations, each in a SUBCASE named for it ("epoll, 4 threads"), so a
-// failure names its combination; the last case checks that every process
-// survived the suite and stops cleanly.
+// processes once (weftd_process.h), two per combination: a standard one
+// (access log, 2 s header timeout, a virtual host, a 404 page) and a
+// permissive one (--autoindex=on --follow-symlinks); both have the stats
+// page, which says which backend and how many workers each runs. Each
+// TEST_CASE visits the eight combinations, each in a SUBCASE named for it
+// ("epoll, 4 threads"), so a failure names its combination; the last case
+// checks that every process survived the suite and stops cleanly.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <ftw.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,10 +38,13 @@
 #include <vector>
 
 #include "tests/weftd/raw_http.h"
+#include "tests/weftd/weftd_process.h"
 
 using namespace std::chrono_literals;
 using weft::testing::RawConnection;
 using weft::testing::RawResponse;
+using weft::testing::read_file;
+using weft::testing::WeftdProcess;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -58,14 +58,6 @@ constexpr const char* kSecret = "SECRET-OUTSIDE-THE-ROOT";
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::runtime_error(what + ": " + std::strerror(errno));
-}
-
-// The file's bytes; "" if it cannot be read (yet).
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
 }
 
 void write_file(const std::string& path, std::string_view bytes) {
@@ -241,110 +233,31 @@ struct Docroot {
 
 // ------------------------------------------------------------------ weftd
 
-std::string weftd_path() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  return std::string(srcdir ? srcdir : ".") + "/weft/weftd/weftd";
-}
-
-// One weftd child process on --port=0; the port is read from its
-// --port-file, which it writes whole once listening.
-class Weftd {
- public:
-  Weftd() = default;
-  Weftd(const Weftd&) = delete;
-  Weftd& operator=(const Weftd&) = delete;
-  ~Weftd() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Runs weftd with `flags`, its error log in `error_log`, and waits until it
-  // listens. Throws std::runtime_error saying why it did not.
-  void start(std::vector<std::string> flags, const std::string& error_log) {
-    error_log_ = error_log;
-    const std::string stderr_path = error_log + ".stderr";
-    flags.insert(flags.begin(), weftd_path());
-    const std::string port_file = error_log + ".port";
-    flags.push_back("--port=0");
-    flags.push_back("--port-file=" + port_file);
-    flags.push_back("--error-log=" + error_log);
-    for (const std::string& f : flags) {
-      if (f.starts_with("--access-log=")) access_log_ = f.substr(13);
-    }
-    pid_ = ::fork();
-    if (pid_ < 0) fail("fork");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-      auto redirect = [](const char* path, int flags, int to) {
-        const int fd = ::open(path, flags, 0644);
-        ::dup2(fd, to);
-        ::close(fd);
-      };
-      redirect("/dev/null", O_WRONLY, 1);
-      redirect(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 2);
-      std::vector<char*> argv;
-      for (std::string& f : flags) argv.push_back(f.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    const auto deadline = Clock::now() + 30s;
-    for (;;) {
-      // The port file is written after the line is logged; the line, which
-      // names the backend, is checked by the caller.
-      const std::string log = read_file(error_log);
-      const size_t serving = log.find("weftd serving ");
-      const std::string port = read_file(port_file);
-      if (serving != std::string::npos && !port.empty()) {
-        port_ = std::atoi(port.c_str());
-        serving_ = log.substr(serving, log.find('\n', serving) - serving);
-        return;
-      }
-      if (!running()) {
-        throw std::runtime_error("weftd exited before listening: " + read_file(stderr_path));
-      }
-      if (Clock::now() > deadline) throw std::runtime_error("weftd did not listen within 30 s");
-      std::this_thread::sleep_for(10ms);
-    }
-  }
-
-  bool running() {
-    if (pid_ > 0 && ::waitpid(pid_, &status_, WNOHANG) == pid_) pid_ = -1;
-    return pid_ > 0;
-  }
-
-  // SIGTERM, then its exit status (128 + the signal if one killed it).
-  int stop() {
-    if (running()) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, &status_, 0);
-      pid_ = -1;
-    }
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
-  }
-
-  int port() const { return port_; }
-  const std::string& serving_line() const { return serving_; }
-  const std::string& access_log() const { return access_log_; }
-  const std::string& error_log() const { return error_log_; }
-
- private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-  int port_ = 0;
-  std::string serving_, access_log_, error_log_;
-};
-
 struct Combination {
   std::string io;
   int threads;
   std::string name;  // "epoll, 4 threads": the SUBCASE
   std::string slug;  // "epoll-4": in file names
-  Weftd standard;
-  Weftd permissive;  // --autoindex=on --follow-symlinks
+  WeftdProcess standard;
+  std::string standard_access_log;
+  WeftdProcess permissive;  // --autoindex=on --follow-symlinks
 };
+
+// A number in weftd's stats JSON ("key":123); nullopt if the key is missing.
+std::optional<uint64_t> json_number(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(json.c_str() + at + key.size() + 3, nullptr, 10);
+}
+
+// The body of weftd's stats page; throws std::runtime_error if there is none.
+std::string stats_page(const WeftdProcess& w) {
+  RawConnection c(w.port());
+  std::optional<RawResponse> r;
+  if (c.send("GET /_stats HTTP/1.1\r\nHost: localhost\r\n\r\n")) r = c.read_response();
+  if (!r || r->status != 200) throw std::runtime_error("no stats page: " + c.why());
+  return r->body;
+}
 
 // The docroot and the sixteen processes, set up on first use.
 struct Fleet {
@@ -377,22 +290,25 @@ struct Fleet {
     c->name = io + ", " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
     c->slug = io + "-" + std::to_string(threads);
     const std::vector<std::string> common = {"--root=" + docroot.root, "--io=" + io,
-                                             "--threads=" + std::to_string(threads)};
+                                             "--threads=" + std::to_string(threads),
+                                             "--stats-path=/_stats"};
     const std::string log = docroot.logs + "/" + c->slug;
+    c->standard_access_log = log + ".access";
     std::vector<std::string> standard = common;
-    standard.insert(standard.end(), {"--access-log=" + log + ".access",
-                                     "--header-timeout=" + std::to_string(kHeaderTimeout.count()),
-                                     "--stats-path=/_stats", "--vhost=vhost.test=" + docroot.vhost,
-                                     "--error-page=404=errors/404.html"});
-    c->standard.start(standard, log + ".error");
+    standard.insert(standard.end(),
+                    {"--access-log=" + c->standard_access_log,
+                     "--header-timeout=" + std::to_string(kHeaderTimeout.count()),
+                     "--vhost=vhost.test=" + docroot.vhost, "--error-page=404=errors/404.html"});
+    c->standard.start(standard, log);
     std::vector<std::string> permissive = common;
     permissive.insert(permissive.end(),
                       {"--access-log=off", "--autoindex=on", "--follow-symlinks"});
-    c->permissive.start(permissive, log + ".permissive.error");
-    const std::string says = "(io=" + io + ", threads=" + std::to_string(threads) + ")";
-    for (Weftd* w : {&c->standard, &c->permissive}) {
-      if (w->serving_line().find(says) == std::string::npos) {
-        throw std::runtime_error("asked for " + says + ", weftd says: " + w->serving_line());
+    c->permissive.start(permissive, log + ".permissive");
+    for (WeftdProcess* w : {&c->standard, &c->permissive}) {
+      const std::string stats = stats_page(*w);
+      if (stats.find("\"io\":\"" + io + "\"") == std::string::npos ||
+          json_number(stats, "workers") != static_cast<uint64_t>(threads)) {
+        throw std::runtime_error("asked for " + c->name + ", weftd's stats say: " + stats);
       }
     }
     combinations.push_back(std::move(c));
@@ -439,7 +355,7 @@ std::string request(std::string_view method, std::string_view target,
 }
 
 // GET `target` on a fresh connection; the whole response is REQUIREd.
-RawResponse get(const Weftd& w, std::string_view target, std::string_view fields = "") {
+RawResponse get(const WeftdProcess& w, std::string_view target, std::string_view fields = "") {
   RawConnection c(w.port());
   REQUIRE(c.connected());
   REQUIRE(c.send(request("GET", target, fields)));
@@ -450,13 +366,6 @@ RawResponse get(const Weftd& w, std::string_view target, std::string_view fields
                                                              << " ms; weftd's error log:\n"
                                                              << read_file(w.error_log()));
   return std::move(*r);
-}
-
-// A number in weftd's stats JSON ("key":123); nullopt if the key is missing.
-std::optional<uint64_t> json_number(const std::string& json, const std::string& key) {
-  const size_t at = json.find("\"" + key + "\":");
-  if (at == std::string::npos) return std::nullopt;
-  return std::strtoull(json.c_str() + at + key.size() + 3, nullptr, 10);
 }
 
 // ----------------------------------------------------------------- ranges
@@ -558,13 +467,14 @@ Logged parse_access_line(const std::string& line) {
   return l;
 }
 
-// The access log lines of `w` that contain `needle`, once there are `n` of
-// them, or what there is after 40 s (longer than weftd's write timeout).
-std::vector<std::string> access_lines(const Weftd& w, const std::string& needle, size_t n) {
+// The standard weftd's access log lines that contain `needle`, once there
+// are `n` of them, or what there is after 40 s (longer than weftd's write
+// timeout).
+std::vector<std::string> access_lines(const Combination& c, const std::string& needle, size_t n) {
   const auto deadline = Clock::now() + 40s;
   for (;;) {
     std::vector<std::string> lines;
-    std::istringstream log(read_file(w.access_log()));
+    std::istringstream log(read_file(c.standard_access_log));
     for (std::string line; std::getline(log, line);) {
       if (line.find(needle) != std::string::npos) lines.push_back(line);
     }
@@ -913,7 +823,7 @@ TEST_CASE("UTF-8 and space names are served percent-encoded, and the query is ig
 
 TEST_CASE("dot-dot in any encoding never leaves the root, symlinks followed or not") {
   for_each_combination([](Combination& c) {
-    for (Weftd* w : {&c.standard, &c.permissive}) {
+    for (WeftdProcess* w : {&c.standard, &c.permissive}) {
       for (const char* target : {
                "/../outside/secret.txt",
                "/%2e%2e/outside/secret.txt",
@@ -1048,7 +958,7 @@ TEST_CASE("an absolute-form target picks the site only when Host agrees with it,
 
 TEST_CASE("a dotfile is 404 and never its bytes; /.well-known/ is served") {
   for_each_combination([](Combination& c) {
-    for (Weftd* w : {&c.standard, &c.permissive}) {
+    for (WeftdProcess* w : {&c.standard, &c.permissive}) {
       for (const char* path : {"/.git/config", "/.git/", "/%2Egit/config", "/sub/.env"}) {
         INFO(path);
         RawResponse r = get(*w, path);
@@ -1292,7 +1202,7 @@ TEST_CASE("an aborted download is logged with status 200 and the bytes sent, and
     for (const char* how : {"close", "reset"}) {
       INFO(how);
       std::vector<std::string> lines =
-          access_lines(c.standard, "/big.bin?aborted=" + std::string(how) + " ", 1);
+          access_lines(c, "/big.bin?aborted=" + std::string(how) + " ", 1);
       REQUIRE(lines.size() == 1);
       Logged l = parse_access_line(lines[0]);
       CHECK(l.status == 200);
@@ -1334,7 +1244,7 @@ TEST_CASE("every answered request gets one access log line with its status") {
       REQUIRE_MESSAGE(conn.read_response(), conn.why());
       statuses.push_back(200);
     }
-    std::vector<std::string> lines = access_lines(c.standard, "?logged ", statuses.size());
+    std::vector<std::string> lines = access_lines(c, "?logged ", statuses.size());
     REQUIRE(lines.size() == statuses.size());
     for (size_t i = 0; i < lines.size(); ++i) {
       INFO(lines[i]);
@@ -1346,7 +1256,7 @@ TEST_CASE("every answered request gets one access log line with its status") {
 // Last in the file, so last to run: the processes served everything above.
 TEST_CASE("after the whole suite every weftd is still up and exits 0 on SIGTERM") {
   for_each_combination([](Combination& c) {
-    for (Weftd* w : {&c.standard, &c.permissive}) {
+    for (WeftdProcess* w : {&c.standard, &c.permissive}) {
       INFO(w->error_log());
       CHECK(w->running());
       CHECK(w->stop() == 0);

@@ -4,11 +4,8 @@
 // line, a file reappearing), with a generous deadline, never a sleep that
 // hopes the process got there.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,21 +19,19 @@
 #include <vector>
 
 #include "tests/weftd/raw_http.h"
+#include "tests/weftd/weftd_process.h"
 
 using namespace std::chrono_literals;
 using weft::testing::RawConnection;
 using weft::testing::RawResponse;
+using weft::testing::read_file;
+using weft::testing::run_weftd_to_exit;
+using weft::testing::WeftdProcess;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 constexpr auto kPatience = 30s;  // for anything the process has to get around to
-
-std::string weftd_path() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  REQUIRE(srcdir != nullptr);
-  return std::string(srcdir) + "/weft/weftd/weftd";
-}
 
 // A fresh directory, removed with everything in it at the end.
 struct TempDir {
@@ -56,13 +51,6 @@ void write_file(const std::string& path, const std::string& bytes) {
   REQUIRE(f.good());
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 int count_lines(const std::string& path) {
@@ -79,63 +67,25 @@ bool eventually(const std::function<bool()>& done) {
   return done();
 }
 
-// One weftd child on --port=0; the port is read from its --port-file, which
-// it writes whole once it listens.
+// One weftd child (weftd_process.h) in `dir`, with what these tests ask of it.
 struct Weftd {
-  pid_t pid = -1;
-  int status = 0;
+  WeftdProcess process;
   int port = 0;
-  std::string dir, error_log;
+  std::string error_log;
 
-  Weftd(const std::string& dir, std::vector<std::string> flags) : dir(dir) {
-    error_log = dir + "/error.log";
-    const std::string port_file = dir + "/port";
-    ::unlink(port_file.c_str());  // an earlier weftd's, in the same directory
-    flags.insert(flags.begin(), weftd_path());
-    flags.insert(flags.end(), {"--port=0", "--port-file=" + port_file, "--error-log=" + error_log});
-    pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-      int fd = ::open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 2);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      std::vector<char*> argv;
-      for (auto& a : flags) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    REQUIRE_MESSAGE(eventually([&] { return exists(port_file) || !running(); }),
-                    "weftd wrote no --port-file in time");
-    REQUIRE_MESSAGE(running(), "weftd exited: " << read_file(dir + "/stderr"));
-    port = std::atoi(read_file(port_file).c_str());
-    REQUIRE(port > 0);
-  }
-  ~Weftd() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+  Weftd(const std::string& dir, const std::vector<std::string>& flags) {
+    REQUIRE_NOTHROW(process.start(flags, dir + "/weftd"));
+    port = process.port();
+    error_log = process.error_log();
   }
 
-  bool running() {
-    if (pid > 0 && ::waitpid(pid, &status, WNOHANG) == pid) pid = -1;
-    return pid > 0;
-  }
+  bool running() { return process.running(); }
   void signal(int sig) {
-    REQUIRE(pid > 0);
-    ::kill(pid, sig);
+    REQUIRE(process.running());
+    process.signal(sig);
   }
-  // Its exit status (128 + the signal if one killed it), waiting for it.
-  int wait_exit() {
-    if (pid > 0) {
-      ::waitpid(pid, &status, 0);
-      pid = -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
+  int wait_exit() { return process.wait_exit(); }
+
   // Waits until the error log holds `text`.
   bool logged(const std::string& text) {
     return eventually([&] { return read_file(error_log).find(text) != std::string::npos; });
@@ -326,7 +276,6 @@ TEST_CASE("the stats page answers only --stats-allow peers, loopback unless told
 }
 
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
-  TempDir dir;
   struct Case {
     std::vector<std::string> args;
     const char* says;
@@ -343,23 +292,11 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
   };
   for (auto& c : cases) {
     INFO(c.args[0]);
-    std::vector<std::string> args{weftd_path(), "--port=0", "--access-log=off"};
+    std::vector<std::string> args{"--port=0", "--access-log=off"};
     args.insert(args.end(), c.args.begin(), c.args.end());
-    pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      int fd = ::open((dir.path + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    CHECK(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 2);
-    CHECK(read_file(dir.path + "/stderr").find(c.says) != std::string::npos);
+    const weft::runtime::testing::ChildResult r = run_weftd_to_exit(args);
+    CHECK(r.signal == 0);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(c.says) != std::string::npos);
   }
 }
