@@ -8,8 +8,8 @@ namespace weft::weftd {
 
 namespace {
 
-http::StaticOptions static_options(const Flags& f, const std::string& root) {
-  http::StaticOptions o;
+static_files::StaticOptions static_options(const Flags& f, const std::string& root) {
+  static_files::StaticOptions o;
   o.root = root;
   o.index = f.index;
   o.autoindex = f.autoindex == "on";
@@ -17,7 +17,8 @@ http::StaticOptions static_options(const Flags& f, const std::string& root) {
   o.follow_symlinks = f.follow_symlinks;
   o.deny_dotfiles = f.deny_dotfiles == "on";
   o.cache_bytes = f.cache_mib << 20;
-  o.cache_policy = f.cache_policy == "lfu" ? http::CachePolicy::kLfu : http::CachePolicy::kLru;
+  o.cache_policy =
+      f.cache_policy == "lfu" ? static_files::CachePolicy::kLfu : static_files::CachePolicy::kLru;
   o.negative_ttl = seconds(f.negative_ttl);
   for (const std::string& e : f.error_pages) {
     auto eq = e.find('=');
@@ -32,12 +33,12 @@ http::StaticOptions static_options(const Flags& f, const std::string& root) {
 }  // namespace
 
 Sites::Sites(const Flags& f) {
-  default_ = std::make_unique<http::StaticFiles>(static_options(f, f.root));
+  default_ = std::make_unique<static_files::StaticFiles>(static_options(f, f.root));
   for (const std::string& v : f.vhosts) {
     auto eq = v.find('=');
     if (eq == std::string::npos || eq == 0) die("--vhost wants HOST=DIR, got '" + v + "'");
     by_host_[http::ascii_lowercase(v.substr(0, eq))] =
-        std::make_unique<http::StaticFiles>(static_options(f, user_path(v.substr(eq + 1))));
+        std::make_unique<static_files::StaticFiles>(static_options(f, user_path(v.substr(eq + 1))));
   }
 }
 
@@ -48,7 +49,7 @@ void Sites::open() {
   }
 }
 
-http::StaticFiles& Sites::for_host(std::string_view host) {
+static_files::StaticFiles& Sites::for_host(std::string_view host) {
   if (by_host_.empty()) return *default_;
   // The host without its port; an IPv6 literal ("[::1]") keeps its colons.
   const size_t colon = host.rfind(':');
@@ -57,8 +58,8 @@ http::StaticFiles& Sites::for_host(std::string_view host) {
   return it == by_host_.end() ? *default_ : *it->second;
 }
 
-http::StaticFiles::Stats Sites::stats() const {
-  http::StaticFiles::Stats s = default_->stats();
+static_files::StaticFiles::Stats Sites::stats() const {
+  static_files::StaticFiles::Stats s = default_->stats();
   for (auto& [host, site] : by_host_) {
     auto o = site->stats();
     s.hits += o.hits;

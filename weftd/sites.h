@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "http/static_files.h"
+#include "static/static_files.h"
 #include "weftd/flags.h"
 
 namespace weft::weftd {
@@ -28,14 +28,14 @@ class Sites {
   void open();
 
   // The site for a request's Host field. Any fiber.
-  http::StaticFiles& for_host(std::string_view host);
+  static_files::StaticFiles& for_host(std::string_view host);
 
   // The caches' counters, summed over every site. Any fiber.
-  http::StaticFiles::Stats stats() const;
+  static_files::StaticFiles::Stats stats() const;
 
  private:
-  std::unique_ptr<http::StaticFiles> default_;
-  std::map<std::string, std::unique_ptr<http::StaticFiles>> by_host_;  // lower-case host
+  std::unique_ptr<static_files::StaticFiles> default_;
+  std::map<std::string, std::unique_ptr<static_files::StaticFiles>> by_host_;  // lower-case host
 };
 
 }  // namespace weft::weftd

@@ -10,7 +10,7 @@ namespace {
 
 std::string json(const StatsSources& from) {
   const runtime::Stats rs = runtime::stats();
-  const http::StaticFiles::Stats c = from.sites.stats();
+  const static_files::StaticFiles::Stats c = from.sites.stats();
   char buf[640];
   std::snprintf(
       buf, sizeof buf,

@@ -7,7 +7,7 @@
 //
 //   StaticFiles files({.root = "/srv/www", .autoindex = true});
 //   if (runtime::Result<void> r = files.open(); !r) die("/srv/www: " + r.message());
-//   Server server(std::move(listener), files);   // copies share one cache
+//   http::Server server(std::move(listener), files);   // copies share one cache
 //
 // Paths are percent-decoded once and normalized ("." and empty segments
 // dropped, ".." popped; climbing above the root is 400), then opened beneath
@@ -23,6 +23,13 @@
 // the worker does not), only on a cache miss or a revalidation (once a
 // second per entry). File bytes are read with net::current_driver()->pread.
 // A cache hit makes no system call before the response is written.
+//
+// The pieces live beside this header: path.h (decoding, normalizing),
+// root_dir.h (openat2), file_cache.h with eviction_policy.h and
+// negative_cache.h, file_loader.h (entries and their header lines),
+// sidecars.h, listing.h, mime_types.h. The HTTP rules come from http/:
+// conditional.h, range.h, content_coding.h, date.h. The namespace is
+// weft::static_files, since the folder's name is a C++ keyword.
 #pragma once
 
 #include <chrono>
@@ -36,7 +43,7 @@
 #include "http/response.h"
 #include "runtime/result.h"
 
-namespace weft::http {
+namespace weft::static_files {
 
 enum class CachePolicy { kLru, kLfu };
 
@@ -85,7 +92,7 @@ class StaticFiles {
   runtime::Result<void> open();
 
   // Answers one request; any fiber, concurrently. Before open(): 500.
-  void operator()(Request& req, Response& res);
+  void operator()(http::Request& req, http::Response& res);
 
   struct Stats {
     uint64_t hits;           // lookups answered from the cache
@@ -102,4 +109,4 @@ class StaticFiles {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace weft::http
+}  // namespace weft::static_files

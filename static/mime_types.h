@@ -15,7 +15,7 @@
 
 #include "runtime/result.h"
 
-namespace weft::http {
+namespace weft::static_files {
 
 class MimeTypes {
  public:
@@ -45,4 +45,4 @@ class MimeTypes {
 // (and application/*+json, application/*+xml) get "; charset=utf-8".
 std::string content_type(std::string_view type);
 
-}  // namespace weft::http
+}  // namespace weft::static_files

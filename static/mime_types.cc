@@ -1,4 +1,4 @@
-#include "http/mime_types.h"
+#include "static/mime_types.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,12 @@
 
 #include "http/ascii.h"
 
-namespace weft::http {
+namespace weft::static_files {
+
+using http::ascii_iends_with;
+using http::ascii_iequals;
+using http::ascii_istarts_with;
+using http::ascii_lowercase;
 
 namespace {
 
@@ -95,4 +100,4 @@ std::string content_type(std::string_view type) {
   return out;
 }
 
-}  // namespace weft::http
+}  // namespace weft::static_files
