@@ -16,15 +16,15 @@
 #include "net/tcp_listener.h"
 #include "runtime/runtime.h"
 #include "tests/http/http_client.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft;
 using namespace weft::http;
 using namespace std::chrono_literals;
 using http::testing::Client;
 using http::testing::ClientResponse;
-using net::testing::for_each_backend;
 using runtime::Clock;
+using weft::testing::for_each_backend;
 
 namespace {
 

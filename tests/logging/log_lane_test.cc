@@ -14,12 +14,12 @@
 #include "net/blocking_pool.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft;
 using namespace std::chrono_literals;
-using net::testing::for_each_backend;
 using runtime::Clock;
+using weft::testing::for_each_backend;
 
 namespace {
 

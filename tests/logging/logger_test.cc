@@ -22,15 +22,15 @@
 #include "net/tcp_listener.h"
 #include "runtime/runtime.h"
 #include "tests/http/http_client.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft;
 using namespace std::chrono_literals;
-using net::testing::for_each_backend;
 using runtime::Clock;
 using runtime::testing::eventually;
 using runtime::testing::parked_count;
+using weft::testing::for_each_backend;
 
 namespace {
 
@@ -259,7 +259,7 @@ TEST_CASE("runtime reports go to the error log with a level and a time") {
 }
 
 TEST_CASE("goaccess parses the access log as Combined Log Format with no invalid line") {
-  weft::net::testing::raise_fd_limit();
+  weft::testing::raise_fd_limit();
   const std::string path = temp_path("access.log");
   runtime::Options o;
   o.workers = 2;

@@ -14,16 +14,16 @@
 #include "net/tcp_stream.h"
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
-using weft::net::testing::for_each_backend;
 using weft::runtime::testing::busy_until;
 using weft::runtime::testing::eventually;
 using weft::runtime::testing::parked;
+using weft::testing::for_each_backend;
 
 namespace {
 

@@ -24,12 +24,12 @@
 #include "net/tcp_stream.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
-using weft::net::testing::for_each_backend;
+using weft::testing::for_each_backend;
 
 namespace {
 

@@ -21,14 +21,14 @@
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
 #include "runtime/test_hook.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
 namespace hooks = weft::runtime::detail;
 using hooks::HookPoint;
-using weft::net::testing::for_each_backend;
+using weft::testing::for_each_backend;
 
 namespace {
 
@@ -127,10 +127,9 @@ namespace {
 // and nothing else of the runtime runs meanwhile.
 template <class Main, class Check>
 void on_four_workers(std::initializer_list<Backend> backends, Main main, Check check) {
-  weft::net::testing::raise_fd_limit();
-  const char* only = std::getenv("WEFT_TEST_BACKEND");
+  weft::testing::raise_fd_limit();
   for (Backend b : backends) {
-    if (only && *only && parse_backend(only) != b) continue;
+    if (!weft::testing::runs_backend(b)) continue;
     INFO("backend = " << backend_name(b) << ", workers = 4");
     Options o;
     o.workers = 4;

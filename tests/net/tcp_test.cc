@@ -19,16 +19,16 @@
 #include "runtime/result.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
 using namespace std::chrono_literals;
-using weft::net::testing::for_each_backend;
 using weft::runtime::testing::eventually;
 using weft::runtime::testing::kPatience;
 using weft::runtime::testing::parked;
+using weft::testing::for_each_backend;
 
 namespace {
 
@@ -543,7 +543,7 @@ TEST_CASE("accept under EMFILE backs off and recovers when descriptors free up")
 }
 
 TEST_CASE("select refuses a descriptor at or above FD_SETSIZE with an error value") {
-  weft::net::testing::raise_fd_limit();
+  weft::testing::raise_fd_limit();
   Options o;
   o.workers = 1;
   use_backend(o, Backend::kSelect);

@@ -21,7 +21,7 @@
 #include "runtime/fiber.h"
 #include "runtime/park.h"
 #include "runtime/runtime.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft::net;
 using namespace weft::runtime;
@@ -62,10 +62,9 @@ Conn make_conn() {
 TEST_CASE(
     "a runtime stopped with thousands of reads, accepts and readiness waits in flight leaves "
     "nothing behind") {
-  weft::net::testing::raise_fd_limit();
-  const char* only = std::getenv("WEFT_TEST_BACKEND");
+  weft::testing::raise_fd_limit();
   for (Backend b : kAllBackends) {
-    if (only && *only && parse_backend(only) != b) continue;
+    if (!weft::testing::runs_backend(b)) continue;
     // Thousands in flight on io_uring, where the kernel holds each operation;
     // a few hundred on the readiness backends (select cannot wait on
     // descriptors from FD_SETSIZE up), where a wait is only a list entry.
@@ -73,7 +72,7 @@ TEST_CASE(
     const int readers = ring ? 1500 : 300;
     const int watched = ring ? 200 : 50;
     const int acceptors = ring ? 100 : 50;
-    for (int workers : weft::runtime::testing::worker_counts()) {
+    for (int workers : weft::testing::worker_counts()) {
       // Checked on this thread: doctest's context is per thread, fibers move.
       const std::string cell = std::string(backend_name(b)) + " x " + std::to_string(workers);
       const int before = open_descriptors();

@@ -9,15 +9,15 @@
 
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
-#include "tests/runtime/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
 using weft::runtime::testing::eventually;
-using weft::runtime::testing::for_each_worker_count;
 using weft::runtime::testing::parked;
 using weft::runtime::testing::parked_count;
+using weft::testing::for_each_worker_count;
 
 TEST_CASE("a parked receiver wakes when a value is sent") {
   for_each_worker_count([](int) {
@@ -175,7 +175,7 @@ TEST_CASE("deadline receives racing with senders lose no value") {
 }
 
 TEST_CASE("a plain OS thread can send into a channel") {
-  for (int n : weft::runtime::testing::worker_counts()) {
+  for (int n : weft::testing::worker_counts()) {
     Options o;
     o.workers = n;
     Runtime rt(o);
@@ -197,7 +197,7 @@ TEST_CASE("a plain OS thread can send into a channel") {
 
 TEST_CASE("10^5 fibers each send and receive once, nothing lost") {
   for_each_worker_count([](int) {
-    constexpr int kN = weft::runtime::testing::kManyFibers / 2;  // two fibers per message
+    constexpr int kN = weft::testing::kManyFibers / 2;  // two fibers per message
     Channel<int> ch;
     Channel<int64_t> results;
     WaitGroup wg;

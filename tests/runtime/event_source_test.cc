@@ -11,8 +11,8 @@
 
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
+#include "tests/matrix.h"
 #include "tests/runtime/manual_source.h"
-#include "tests/runtime/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
@@ -53,7 +53,7 @@ bool thread_eventually(P pred) {
 }  // namespace
 
 TEST_CASE("an idle worker waits in its event source and wakes the fiber whose event arrived") {
-  for (int n : weft::runtime::testing::worker_counts()) {
+  for (int n : weft::testing::worker_counts()) {
     INFO("workers = " << n);
     std::mutex mu;
     std::vector<ManualSource*> sources;

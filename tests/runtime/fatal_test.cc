@@ -12,9 +12,9 @@
 #include "runtime/channel.h"
 #include "runtime/mutex.h"
 #include "runtime/runtime.h"
+#include "tests/matrix.h"
 #include "tests/runtime/child_process.h"
 #include "tests/runtime/manual_source.h"
-#include "tests/runtime/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
@@ -36,7 +36,7 @@ int recurse(int depth) {
 }  // namespace
 
 TEST_CASE("a deadlock is reported with the waiting fibers") {
-  for (int n : weft::runtime::testing::worker_counts()) {
+  for (int n : weft::testing::worker_counts()) {
     INFO("workers = " << n);
     auto r = run_in_child([n] {
       Options o;

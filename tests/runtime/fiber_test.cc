@@ -15,18 +15,18 @@
 #include "runtime/fiber_local.h"
 #include "runtime/runtime.h"
 #include "runtime/wait_group.h"
-#include "tests/runtime/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
 using weft::runtime::testing::eventually;
-using weft::runtime::testing::for_each_worker_count;
 using weft::runtime::testing::kPatience;
 using weft::runtime::testing::parked;
 using weft::runtime::testing::spawn_while_busy;
 using weft::runtime::testing::Spread;
-using weft::runtime::testing::worker_counts;
+using weft::testing::for_each_worker_count;
+using weft::testing::worker_counts;
 
 TEST_CASE("run returns the main fiber's result") {
   for (int n : worker_counts()) {
@@ -229,7 +229,7 @@ TEST_CASE("work is stolen by an idle worker") {
 TEST_CASE("spawning and joining 10^5 fibers loses none") {
   for_each_worker_count([](int) {
     std::atomic<int64_t> sum{0};
-    constexpr int kN = weft::runtime::testing::kManyFibers;
+    constexpr int kN = weft::testing::kManyFibers;
     std::vector<JoinHandle<void>> hs;
     hs.reserve(kN);
     for (int i = 0; i < kN; ++i) hs.push_back(spawn([&sum, i] { sum.fetch_add(i); }));
@@ -267,7 +267,7 @@ TEST_CASE(
     // spawns; the rest of a burst must go back. TSan makes each fiber a
     // costly thread of its own, so it gets a smaller burst.
     constexpr int kCached = int(weft::runtime::detail::StackCache::kMax);
-    constexpr int kBurst = weft::runtime::testing::kManyFibers < 20000 ? 3 * kCached : 20000;
+    constexpr int kBurst = weft::testing::kManyFibers < 20000 ? 3 * kCached : 20000;
     // The top page of each fiber's stack, which its first frame touched.
     std::vector<char*> tops(kBurst);
     {

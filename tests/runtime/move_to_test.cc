@@ -5,10 +5,10 @@
 
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
-#include "tests/runtime/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft::runtime;
-using weft::runtime::testing::for_each_worker_count;
+using weft::testing::for_each_worker_count;
 
 TEST_CASE("move_to resumes the calling fiber on the worker it names") {
   for_each_worker_count([](int workers) {

@@ -5,10 +5,10 @@
 
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
-#include "tests/runtime/matrix.h"
+#include "tests/matrix.h"
 
 using namespace weft::runtime;
-using weft::runtime::testing::for_each_worker_count;
+using weft::testing::for_each_worker_count;
 
 TEST_CASE("stats count the workers and every live fiber, parked ones included") {
   for_each_worker_count([](int workers) {

@@ -10,15 +10,15 @@
 #include "runtime/runtime.h"
 #include "runtime/semaphore.h"
 #include "runtime/wait_group.h"
-#include "tests/runtime/matrix.h"
+#include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
 using weft::runtime::testing::eventually;
-using weft::runtime::testing::for_each_worker_count;
 using weft::runtime::testing::kPatience;
 using weft::runtime::testing::parked_count;
+using weft::testing::for_each_worker_count;
 
 TEST_CASE("a mutex excludes fibers on every worker") {
   for_each_worker_count([](int) {

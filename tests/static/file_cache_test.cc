@@ -12,13 +12,13 @@
 
 #include "static/eviction_policy.h"
 #include "static/negative_cache.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/static/file_server.h"
 
 using namespace weft;
 using namespace weft::static_files;
 using namespace weft::static_files::testing;
-using net::testing::for_each_backend;
+using weft::testing::for_each_backend;
 
 TEST_CASE("a tiny cache evicts under LRU and LFU and still serves the right bytes") {
   for (CachePolicy policy : {CachePolicy::kLru, CachePolicy::kLfu}) {

@@ -11,13 +11,13 @@
 
 #include "static/file_cache.h"
 #include "static/mime_types.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/static/file_server.h"
 
 using namespace weft;
 using namespace weft::static_files;
 using namespace weft::static_files::testing;
-using net::testing::for_each_backend;
+using weft::testing::for_each_backend;
 
 TEST_CASE("GET and HEAD serve files byte-exact with length, type and validators") {
   for_each_backend([](net::Backend, int) {

@@ -6,13 +6,13 @@
 #include <string>
 
 #include "static/static_files.h"
-#include "tests/net/matrix.h"
+#include "tests/matrix.h"
 #include "tests/static/file_server.h"
 
 using namespace weft;
 using namespace weft::static_files;
 using namespace weft::static_files::testing;
-using net::testing::for_each_backend;
+using weft::testing::for_each_backend;
 
 TEST_CASE("directories: 301 to add the slash, the index, 403 without one, 404 for file/") {
   for_each_backend([](net::Backend, int) {
