@@ -65,7 +65,6 @@ void fiber_entry(ctx::transfer_t t) {
 }
 
 void fiber_exit(Fiber* self) {
-  sanitizer_exiting(self, static_cast<char*>(__builtin_frame_address(0)));
   destroy_fiber_locals(self);
   Waiter* joiner;
   bool orphan_error;
@@ -106,6 +105,7 @@ Fiber* Scheduler::create(size_t box_size, size_t box_align, const SpawnOptions& 
     pool->take(one, 1);
     span = one[0];
   }
+  sanitizer_fresh_stack(span.lo, span.size);
 
   if (box_size + box_align + sizeof(Fiber) + 64 > span.size / 2) {
     pool->give(&span, 1);
@@ -138,7 +138,6 @@ void Scheduler::release(Fiber* f) {
   if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   if (f->destroy && f->done) f->destroy(f);
   sanitizer_destroyed(f);
-  sanitizer_stack_retired(f);
   StackSpan span{f->stack_lo, f->stack_size};
   f->~Fiber();
   Worker* w = current_worker();

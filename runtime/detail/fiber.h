@@ -71,7 +71,6 @@ struct Fiber {
 
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
-  char* asan_exit_sp = nullptr;            // fiber_exit's frame; null if it never exited
   const void* asan_from_bottom = nullptr;  // bounds of the context that resumed us
   size_t asan_from_size = 0;
 };

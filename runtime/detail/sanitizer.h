@@ -36,33 +36,14 @@ inline void sanitizer_adopt_thread(Fiber* f) {
   (void)f;
 }
 
-// A finished fiber is leaving its stack for the next one. Frames that
-// returned have already unpoisoned their redzones; what may still be
-// poisoned is the frames the fiber abandoned: fiber_exit and the switch
-// below it when it exited normally, anything down to the bottom when it
-// never did (a fiber abandoned parked at teardown). Unpoisoning only that
-// keeps a spawn from rewriting a whole stack's shadow (32 KiB, eight first
-// touches, for a 256 KiB stack); a fresh stack's shadow is already clear.
-inline void sanitizer_stack_retired(const Fiber* f) {
+// A stack about to host a new fiber: clear poison left by its last user,
+// whose frames were abandoned rather than returned from.
+inline void sanitizer_fresh_stack(char* lo, size_t size) {
 #if WEFT_ASAN
-  constexpr size_t kBelowExit = 16 * 1024;  // room for the switch's frames under fiber_exit
-  char* top = f->stack_lo + f->stack_size;
-  char* lo = f->stack_lo;
-  if (f->asan_exit_sp && f->asan_exit_sp - lo > ptrdiff_t(kBelowExit)) {
-    lo = f->asan_exit_sp - kBelowExit;
-  }
-  __asan_unpoison_memory_region(lo, size_t(top - lo));
+  __asan_unpoison_memory_region(lo, size);
 #endif
-  (void)f;
-}
-
-// In fiber_exit, whose frame is the deepest the fiber leaves behind.
-inline void sanitizer_exiting(Fiber* self, char* frame) {
-#if WEFT_ASAN
-  self->asan_exit_sp = frame;
-#endif
-  (void)self;
-  (void)frame;
+  (void)lo;
+  (void)size;
 }
 
 inline void sanitizer_created(Fiber* f) {
