@@ -4,6 +4,8 @@
 //   bazel run -c opt //bench:runtime
 //   pingpong_1w weft_ns=<x> boost_fiber_ns=<y> ratio=<x/y>
 //   ...
+//   pingpong_timed_1w weft_ns=<x> boost_fiber_ns=<y> ratio=<x/y>
+//   ...
 //   parked_rss weft_bytes=<x> boost_fiber_bytes=<y> ratio=<x/y>
 //
 // Every side of a micro runs once to warm up, then kReps times, the sides
@@ -53,14 +55,25 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMessages = 1'000'000;  // per pingpong run, both directions together
 constexpr int kRoundTrips = kMessages / 2;
-constexpr int kSpawns = 100'000;  // per spawn_join run
-constexpr int kParked = 100'000;  // fibers parked in a parked_rss run
-constexpr int kReps = 5;          // measured runs per side, after one warm-up
-constexpr int kProfileReps = 20;  // runs of --weft-only
+constexpr int kSpawns = 100'000;          // per spawn_join run
+constexpr int kParked = 100'000;          // fibers parked in a parked_rss run
+constexpr int kTimedBystanders = 10'000;  // other timed waits during pingpong_timed_1w
+constexpr int kReps = 5;                  // measured runs per side, after one warm-up
+constexpr int kProfileReps = 20;          // runs of --weft-only
 
 double ns_per(Clock::time_point t0, int n) {
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count() / n;
 }
+
+// pingpong_timed_1w's deadlines, all far enough never to expire: the
+// bystanders' spread over two hours from an hour after `t0`, scrambled so
+// that no timer structure sees them in order; the pingpong's in the middle.
+Clock::time_point bystander_deadline(Clock::time_point t0, int i) {
+  const int64_t slot = int64_t{i} * 7919 % kTimedBystanders;
+  return t0 + std::chrono::hours(1) +
+         std::chrono::milliseconds(7'200'000) * slot / kTimedBystanders;
+}
+Clock::time_point pingpong_deadline(Clock::time_point t0) { return t0 + std::chrono::minutes(120); }
 
 // Resident bytes of this process, from /proc/self/statm.
 long resident_bytes() {
@@ -289,6 +302,85 @@ double boost_parked_rss() {
   return static_cast<double>(after - before) / kParked;
 }
 
+// ------------------------------------------------------- both sides at once
+
+// pingpong_timed_1w: the pingpong with a deadline on every receive, while
+// kTimedBystanders other fibers wait with deadlines of their own, all on one
+// thread. Each receive that parks enters the runtime's timer structure (weft:
+// the worker's timer heap; Boost.Fiber: the scheduler's sleep queue) and
+// leaves it when the value arrives. Written once: `Side` names the fiber, the
+// channel and their calls (WeftSide, BoostSide).
+template <class Side>
+double pingpong_timed() {
+  using Channel = typename Side::Channel;
+  Channel idle = Side::open();
+  std::vector<typename Side::Fiber> bystanders;
+  bystanders.reserve(kTimedBystanders);
+  int started = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < kTimedBystanders; ++i) {
+    bystanders.push_back(Side::spawn([&, i] {
+      ++started;
+      int v;
+      Side::recv_until(idle, v, bystander_deadline(start, i));
+    }));
+  }
+  // One thread: once every bystander has started and this fiber runs, all wait.
+  while (started < kTimedBystanders) Side::yield();
+
+  Channel ping = Side::open();
+  Channel pong = Side::open();
+  const auto far = pingpong_deadline(start);
+  const auto t0 = Clock::now();
+  auto pinger = Side::spawn([&] {
+    int v;
+    for (int i = 0; i < kRoundTrips; ++i) {
+      Side::send(ping, i);
+      Side::recv_until(pong, v, far);
+    }
+  });
+  auto ponger = Side::spawn([&] {
+    int v;
+    for (int i = 0; i < kRoundTrips; ++i) {
+      Side::recv_until(ping, v, far);
+      Side::send(pong, v);
+    }
+  });
+  pinger.join();
+  ponger.join();
+  const double ns = ns_per(t0, kRoundTrips);
+  idle.close();
+  for (auto& b : bystanders) b.join();
+  return ns;
+}
+
+struct WeftSide {
+  using Channel = rt::Channel<int>;
+  using Fiber = rt::JoinHandle<void>;
+  static Channel open() { return Channel(); }
+  template <class F>
+  static Fiber spawn(F f) {
+    return rt::spawn(std::move(f));
+  }
+  static void yield() { rt::this_fiber::yield(); }
+  static void send(Channel& c, int v) { c.send(v); }
+  static void recv_until(Channel& c, int& v, Clock::time_point d) { c.recv_until(v, d); }
+};
+
+template <class BoostChannel>
+struct BoostSide {
+  using Channel = BoostChannel;
+  using Fiber = bf::fiber;
+  static Channel open() { return make_channel<Channel>(); }
+  template <class F>
+  static Fiber spawn(F f) {
+    return bf::fiber(std::move(f));
+  }
+  static void yield() { boost::this_fiber::yield(); }
+  static void send(Channel& c, int v) { c.push(v); }
+  static void recv_until(Channel& c, int& v, Clock::time_point d) { c.pop_wait_until(v, d); }
+};
+
 // ------------------------------------------------------------------ driver
 
 // Runs this binary again with --parked-rss-child=`side` and reads its number.
@@ -362,6 +454,12 @@ void pingpong_2w() {
                weft.percent_apart(), buffered.percent_apart(), unbuffered.percent_apart());
 }
 
+void pingpong_timed_1w() {
+  print_pingpong("pingpong_timed_1w", best_of({[] { return on_weft(1, pingpong_timed<WeftSide>); },
+                                               pingpong_timed<BoostSide<BoostBuffered>>,
+                                               pingpong_timed<BoostSide<BoostUnbuffered>>}));
+}
+
 void spawn_join_seq() {
   const auto best = best_of({[] { return on_weft(1, weft_spawn_join_seq); }, boost_spawn_join_seq});
   print("spawn_join_seq", "ns", "%.1f", best[0], best[1]);
@@ -385,6 +483,8 @@ int weft_only(std::string_view micro) {
   if (micro == "pingpong_1w" || micro == "pingpong_2w") {
     workers = micro == "pingpong_1w" ? 1 : 2;
     body = [] { return weft_pingpong(); };
+  } else if (micro == "pingpong_timed_1w") {
+    body = pingpong_timed<WeftSide>;
   } else if (micro == "spawn_join_seq") {
     body = weft_spawn_join_seq;
   } else if (micro == "spawn_join_all") {
@@ -424,6 +524,7 @@ int main(int argc, char** argv) {
   }
   pingpong_1w();
   pingpong_2w();
+  pingpong_timed_1w();
   spawn_join_seq();
   spawn_join_all();
   parked_rss();
