@@ -60,10 +60,10 @@
 //
 // # Deadlines
 //
-// An operation with a deadline enters the ring's deadline heap (a 4-ary
-// min-heap of deadline and Op pairs, each Op knowing its slot), and leaves it when its
-// CQE is reaped. poll() bounds its wait by the earliest deadline, and at the
-// start of every round, when the heap is not empty, reads the clock once and
+// An operation with a deadline enters the ring's deadline heap (an
+// IndexedHeap, runtime/detail/indexed_heap.h: deadline and Op pairs, each Op
+// knowing its slot), and leaves it when its CQE is reaped. poll() bounds its wait by the earliest
+// deadline, and at the start of every round, when the heap is not empty, reads the clock once and
 // submits an IORING_OP_ASYNC_CANCEL for each Op whose deadline has passed.
 // The kernel then completes that operation with -ECANCELED (a cancelled
 // operation has transferred nothing), and we report ETIMEDOUT; if it
@@ -155,6 +155,7 @@
 #include <vector>
 
 #include "net/last_error.h"
+#include "runtime/detail/indexed_heap.h"
 #include "runtime/park.h"
 
 // errno only through last_error(): a fiber may resume on another thread.
@@ -190,10 +191,8 @@ struct alignas(8) Op {
   runtime::Waiter waiter;
   runtime::Waiter* target = nullptr;
   int res[2] = {0, 0};
-  int pending = 0;               // CQEs still to come; the ring owner's
-  size_t heap_slot = kNotTimed;  // index in the ring's deadline heap
-
-  static constexpr size_t kNotTimed = ~size_t{0};
+  int pending = 0;         // CQEs still to come; the ring owner's
+  uint32_t heap_slot = 0;  // the ring's deadline heap's (see Deadlines)
 
   uint64_t tag(int slot) { return reinterpret_cast<uintptr_t>(this) + slot; }
 };
@@ -281,13 +280,6 @@ class UringDriver final : public IoDriver {
   void add_timed(Op& op, Deadline d);
   void remove_timed(Op& op);
   void cancel_expired();
-  struct Timed {
-    Deadline due;
-    Op* op;
-  };
-  void heap_place(size_t i, Timed t);
-  bool heap_up(size_t i);
-  void heap_down(size_t i);
   void park(Op& op, const char* what, const void* obj);
   void arm_wake();
   void reap();
@@ -309,7 +301,7 @@ class UringDriver final : public IoDriver {
   uint64_t wake_buf_ = 0;
   __kernel_timespec wait_until_{};
   io_uring ring_{};
-  std::vector<Timed> timed_;  // min-heap on due
+  runtime::detail::IndexedHeap<Deadline, Op, &Op::heap_slot> timed_;
   std::vector<Pipe> pipes_;
 };
 
@@ -412,69 +404,21 @@ void UringDriver::attach(Op& op, io_uring_sqe* e, int slot) {
   ++op.pending;
 }
 
-// A 4-ary heap of (deadline, Op) pairs: comparisons read only the array,
-// not the Ops on their fibers' stacks (cold with many connections), and
-// the tree is half as deep as a binary one.
-void UringDriver::heap_place(size_t i, Timed t) {
-  timed_[i] = t;
-  t.op->heap_slot = i;
-}
-
-bool UringDriver::heap_up(size_t i) {
-  const Timed t = timed_[i];
-  const size_t start = i;
-  while (i > 0) {
-    size_t parent = (i - 1) / 4;
-    if (timed_[parent].due <= t.due) break;
-    heap_place(i, timed_[parent]);
-    i = parent;
-  }
-  heap_place(i, t);
-  return i != start;
-}
-
-void UringDriver::heap_down(size_t i) {
-  const Timed t = timed_[i];
-  const size_t n = timed_.size();
-  for (;;) {
-    const size_t first = 4 * i + 1;
-    if (first >= n) break;
-    size_t best = first;
-    for (size_t c = first + 1; c < std::min(first + 4, n); ++c) {
-      if (timed_[c].due < timed_[best].due) best = c;
-    }
-    if (t.due <= timed_[best].due) break;
-    heap_place(i, timed_[best]);
-    i = best;
-  }
-  heap_place(i, t);
-}
-
 void UringDriver::add_timed(Op& op, Deadline d) {
-  if (d == kNoDeadline) return;
-  timed_.push_back({d, &op});
-  heap_up(timed_.size() - 1);
+  if (d != kNoDeadline) timed_.push(op, d);
 }
 
 void UringDriver::remove_timed(Op& op) {
-  const size_t i = op.heap_slot;
-  if (i == Op::kNotTimed) return;
-  op.heap_slot = Op::kNotTimed;
-  const Timed last = timed_.back();
-  timed_.pop_back();
-  if (last.op == &op) return;
-  heap_place(i, last);
-  if (!heap_up(i)) heap_down(i);
+  if (timed_.queued(op)) timed_.erase(op);
 }
 
 void UringDriver::cancel_expired() {
   if (timed_.empty()) return;
   const Deadline now = Clock::now();
-  while (!timed_.empty() && timed_.front().due <= now) {
+  while (!timed_.empty() && timed_.top_key() <= now) {
     reserve(1);  // may reap, and so change the heap
-    if (timed_.empty() || timed_.front().due > now) break;
-    Op& op = *timed_.front().op;
-    remove_timed(op);
+    if (timed_.empty() || timed_.top_key() > now) break;
+    Op& op = *timed_.pop();
     io_uring_sqe* c = io_uring_get_sqe(&ring_);
     io_uring_prep_cancel64(c, op.tag(0), 0);
     io_uring_sqe_set_data64(c, kIgnoreTag);
@@ -517,7 +461,7 @@ void UringDriver::poll(Deadline d) {
   if (!started_) start();
   if (!wake_armed_) arm_wake();
   cancel_expired();
-  if (!timed_.empty()) d = std::min(d, timed_.front().due);
+  if (!timed_.empty()) d = std::min(d, timed_.top_key());
   if (d == Deadline::min() || (d != kNoDeadline && d <= Clock::now())) {
     const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
     const bool kernel_has_work = taskrun_flag_

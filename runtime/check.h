@@ -2,8 +2,9 @@
 // does not pay for. A failed check prints the condition and where it stands,
 // then aborts (so ASan/TSan print their stack too).
 //
-//   void TimerHeap::erase_at(size_t i) {
-//     WEFT_DCHECK(i < heap_.size() && heap_[i]->heap_index == int32_t(i));
+//   void erase(T& item) noexcept {
+//     const size_t i = item.*Slot - size_t{1};
+//     WEFT_DCHECK(queued(item) && i < entries_.size() && entries_[i].item == &item);
 //     ...
 //   }
 //

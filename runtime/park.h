@@ -84,10 +84,11 @@ struct Waiter {
   void* slot = nullptr;  // object-specific: where a value is handed over; a callback's context
 
   // Timer bookkeeping: `heap` is set once, when the wait is armed, by the
-  // parking fiber; `heap_index` is guarded by that heap's lock.
+  // parking fiber; `heap_slot` (detail::IndexedHeap's: 0 while in no heap)
+  // is guarded by that heap's lock.
   Deadline deadline = kNoDeadline;
   detail::TimerHeap* heap = nullptr;
-  int32_t heap_index = -1;
+  uint32_t heap_slot = 0;
 
   // Binds this waiter to the calling fiber; throws UsageError naming `call`
   // when called outside a fiber.

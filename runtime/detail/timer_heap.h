@@ -1,4 +1,4 @@
-// A worker's timers: a binary min-heap of parked Waiters ordered by deadline.
+// A worker's timers: an IndexedHeap of parked Waiters ordered by deadline.
 // The owning worker inserts (for fibers it is running) and fires, and an
 // idle worker fires for an owner stuck in a long fiber; a fiber woken by
 // something else removes its own entry, possibly from another worker after
@@ -9,8 +9,8 @@
 #pragma once
 
 #include <atomic>
-#include <vector>
 
+#include "runtime/detail/indexed_heap.h"
 #include "runtime/park.h"
 
 namespace weft::runtime::detail {
@@ -31,13 +31,12 @@ class TimerHeap {
   bool empty() const noexcept { return next() == kNoDeadline; }
 
  private:
-  void erase_at(size_t i);
-  void sift_up(size_t i);
-  void sift_down(size_t i);
+  using Heap = IndexedHeap<Deadline, Waiter, &Waiter::heap_slot>;
+
   void publish_next() noexcept;
 
   SpinLock mu_;
-  std::vector<Waiter*> heap_;  // guarded by mu_
+  Heap heap_;  // guarded by mu_
   std::atomic<Deadline::rep> next_{kNoDeadline.time_since_epoch().count()};
 };
 
