@@ -411,8 +411,8 @@ Result<size_t> Connection::read_idle(bool expect_wait) {
   const bool may_hibernate = nap.count() > 0 && now + nap < idle_until_;
   const Deadline d = may_hibernate ? now + nap : idle_until_;
   release_buffers();
-  Result<size_t> n = expect_wait ? stream_.read_expecting_wait(idle_buf_, sizeof idle_buf_, d)
-                                 : stream_.read(idle_buf_, sizeof idle_buf_, d);
+  Result<size_t> n = stream_.read(idle_buf_, sizeof idle_buf_, d,
+                                  expect_wait ? net::ReadHint::kExpectWait : net::ReadHint::kReady);
   if (!n && n.error() == ETIMEDOUT && may_hibernate) return Result<size_t>::failure(EAGAIN);
   idle_until_ = runtime::kNoDeadline;
   if (n && *n > 0) {

@@ -15,7 +15,8 @@
 // was closed by another fiber). Byte counts may be partial except where said.
 //
 //   IoDriver* io = current_driver();                 // this worker's driver
-//   runtime::Result<size_t> n = io->recv(sock, buf, sizeof buf, Clock::now() + 5s);
+//   runtime::Result<size_t> n =
+//       io->recv(sock, buf, sizeof buf, Clock::now() + 5s, ReadHint::kReady);
 //
 // # Design: one driver per worker, not one shared poller
 //
@@ -57,6 +58,7 @@
 #include <sys/uio.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "net/backend.h"
 #include "net/socket.h"
@@ -70,6 +72,19 @@ namespace weft::net {
 using runtime::Deadline;
 using runtime::kNoDeadline;
 
+// What a reader expects of the bytes it asks for. Only a hint: the results
+// are the same either way; a backend that can use it saves work.
+enum class ReadHint : uint8_t {
+  // The bytes are probably there (a new connection, the rest of a request):
+  // try the read at once.
+  kReady,
+  // They probably are not yet (a keep-alive connection that has just
+  // answered): io_uring arms the poll first (IORING_RECVSEND_POLL_FIRST)
+  // instead of letting the kernel try a read bound to fail. The readiness
+  // backends read at once either way.
+  kExpectWait,
+};
+
 class IoDriver : public runtime::EventSource {
  public:
   IoDriver() { kind = &kKind; }
@@ -77,14 +92,8 @@ class IoDriver : public runtime::EventSource {
   virtual Backend backend() const noexcept = 0;
 
   // At least one byte, or 0 at end of stream.
-  virtual runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) = 0;
-  // recv() for a caller that expects to wait for the bytes (a keep-alive
-  // connection that has just answered): a completion backend waits for
-  // readiness first instead of trying a read that would fail. Same results.
-  virtual runtime::Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len,
-                                                      Deadline d) {
-    return recv(s, buf, len, d);
-  }
+  virtual runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d,
+                                       ReadHint hint) = 0;
   virtual runtime::Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) = 0;
   virtual runtime::Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) = 0;
   // A new non-blocking, close-on-exec descriptor; the peer's address in *peer.
@@ -109,7 +118,7 @@ class IoDriver : public runtime::EventSource {
   // woken, and the caller holds a Socket::Use until then, so a close shuts
   // the socket down (and wakes `w`) instead of releasing the descriptor.
   // ECANCELED if `s` is closed already. Fibers only.
-  virtual runtime::Result<void> when_readable(Socket& s, runtime::Waiter& w) = 0;
+  virtual runtime::Result<void> notify_readable(Socket& s, runtime::Waiter& w) = 0;
 
   // Wakes every fiber this driver has parked on `s` (they see ECANCELED);
   // any thread. Called by Socket::close before the shutdown.

@@ -220,7 +220,7 @@ void ReadinessDriver::wake_list(ReadinessDriver* home, runtime::Waiter* list,
   runtime::wake_all(list, reason);
 }
 
-Result<void> ReadinessDriver::when_readable(Socket& s, runtime::Waiter& w) {
+Result<void> ReadinessDriver::notify_readable(Socket& s, runtime::Waiter& w) {
   Result<FdState*> r = state_of(s);
   if (!r) return Result<void>::failure(r.error());
   FdState* st = *r;
@@ -343,7 +343,7 @@ Result<size_t> ReadinessDriver::retry(Socket& s, bool write, Deadline d, Attempt
   }
 }
 
-Result<size_t> ReadinessDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
+Result<size_t> ReadinessDriver::recv(Socket& s, void* buf, size_t len, Deadline d, ReadHint) {
   return retry(s, false, d, [&] { return ::recv(s.fd(), buf, len, 0); });
 }
 

@@ -47,7 +47,10 @@ class ReadinessDriver : public IoDriver {
   ReadinessDriver();
   ~ReadinessDriver() override;
 
-  runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
+  // The hint is ignored: a readiness backend always tries the read first
+  // and waits only on EAGAIN.
+  runtime::Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d,
+                               ReadHint hint) override;
   runtime::Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
   runtime::Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
   runtime::Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
@@ -58,7 +61,7 @@ class ReadinessDriver : public IoDriver {
   runtime::Result<int> open(const char* path, int flags, mode_t mode) override;
   runtime::Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
   runtime::Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
-  runtime::Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
+  runtime::Result<void> notify_readable(Socket& s, runtime::Waiter& w) override;
   void cancel(Socket& s) noexcept override;
   void forget(Socket& s) noexcept override;
 

@@ -47,29 +47,21 @@ Result<TcpStream> TcpStream::connect(const SocketAddress& addr, Deadline d) {
   return s;
 }
 
-Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d) {
-  return receive(buf, len, d, false);
-}
-
-Result<size_t> TcpStream::read_expecting_wait(void* buf, size_t len, Deadline d) {
-  return receive(buf, len, d, true);
-}
-
-Result<size_t> TcpStream::receive(void* buf, size_t len, Deadline d, bool expect_wait) {
+Result<size_t> TcpStream::read(void* buf, size_t len, Deadline d, ReadHint hint) {
   if (!sock_) return Result<size_t>::failure(EBADF);
   IoDriver& io = driver("TcpStream::read");
   if (armed_) [[unlikely]]
     armed_.reset();  // the notify_readable() wait is over
-  return expect_wait ? io.recv_expecting_wait(*sock_, buf, len, d) : io.recv(*sock_, buf, len, d);
+  return io.recv(*sock_, buf, len, d, hint);
 }
 
 Result<void> TcpStream::notify_readable(runtime::Waiter& w) {
   IoDriver& io = driver("TcpStream::notify_readable");
   if (!sock_) return Result<void>::failure(EBADF);
   // The use goes in first: the wake may come, and read() run, before
-  // when_readable() returns.
+  // the driver's notify_readable() returns.
   armed_ = std::make_unique<Socket::Use>(*sock_);
-  Result<void> r = *armed_ ? io.when_readable(*sock_, w) : Result<void>::failure(ECANCELED);
+  Result<void> r = *armed_ ? io.notify_readable(*sock_, w) : Result<void>::failure(ECANCELED);
   if (!r) armed_.reset();  // no wake is coming, so nothing else touches armed_
   return r;
 }
@@ -79,7 +71,7 @@ Result<void> TcpStream::read_exact(void* buf, size_t len, Deadline d) {
   if (!sock_) return Result<void>::failure(EBADF);
   auto* p = static_cast<char*>(buf);
   while (len > 0) {
-    Result<size_t> n = io.recv(*sock_, p, len, d);
+    Result<size_t> n = io.recv(*sock_, p, len, d, ReadHint::kReady);
     if (!n) return Result<void>::failure(n.error());
     if (*n == 0) return Result<void>::failure(kErrUnexpectedEof);
     p += *n;

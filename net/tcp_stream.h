@@ -38,11 +38,12 @@ class TcpStream {
   // Connects to `addr`; ECONNREFUSED, ETIMEDOUT... as values.
   static runtime::Result<TcpStream> connect(const SocketAddress& addr, Deadline d = kNoDeadline);
 
-  // Reads at least one byte, or returns 0 at end of stream.
-  runtime::Result<size_t> read(void* buf, size_t len, Deadline d = kNoDeadline);
-  // read(), for a caller that expects to wait for the bytes (a connection
-  // between requests): saves the backend a read attempt bound to fail.
-  runtime::Result<size_t> read_expecting_wait(void* buf, size_t len, Deadline d = kNoDeadline);
+  // Reads at least one byte, or returns 0 at end of stream. A caller that
+  // expects to wait for the bytes (a connection between requests) says so
+  // with ReadHint::kExpectWait, which saves the backend a read attempt bound
+  // to fail; the results are the same.
+  runtime::Result<size_t> read(void* buf, size_t len, Deadline d = kNoDeadline,
+                               ReadHint hint = ReadHint::kReady);
   // Reads exactly `len` bytes, or fails (kErrUnexpectedEof at end of stream).
   runtime::Result<void> read_exact(void* buf, size_t len, Deadline d = kNoDeadline);
   // Writes all `len` bytes, or fails.
@@ -83,7 +84,6 @@ class TcpStream {
 
  private:
   static IoDriver& driver(const char* call);
-  runtime::Result<size_t> receive(void* buf, size_t len, Deadline d, bool expect_wait);
   std::unique_ptr<Socket> sock_;
   // Held from notify_readable() to the next read(): a close meanwhile shuts
   // the socket down (waking the waiter) instead of releasing the descriptor

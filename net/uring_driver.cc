@@ -102,7 +102,7 @@
 // stacks, which hold their Ops and often the buffers the kernel is filling,
 // are freed with the scheduler. The kernel must be done with every operation
 // by then. A ring that is merely closed is torn down by the kernel on its own
-// schedule, and the Ops of when_readable() on the heap would never be freed.
+// schedule, and the Ops of notify_readable() on the heap would never be freed.
 // So each ring is drained first, on its owner thread: one
 // IORING_OP_ASYNC_CANCEL with IORING_ASYNC_CANCEL_ANY for everything, then
 // reaping until no Op is outstanding and the eventfd read has come back. The
@@ -186,7 +186,7 @@ constexpr size_t kMaxLen = size_t{1} << 30;  // a CQE's result is an int
 // parked fiber waits for. Lives on that fiber's stack.
 struct alignas(8) Op {
   explicit Op(const char* call) { waiter.bind_current(call); }
-  // An Op of when_readable(): on the heap, it wakes `target` and deletes itself.
+  // An Op of notify_readable(): on the heap, it wakes `target` and deletes itself.
   explicit Op(runtime::Waiter* t) : target(t) {}
   runtime::Waiter waiter;
   runtime::Waiter* target = nullptr;
@@ -233,9 +233,9 @@ class UringDriver final : public IoDriver {
   ~UringDriver() override;
 
   Backend backend() const noexcept override { return Backend::kIoUring; }
-  Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d) override;
-  // IORING_RECVSEND_POLL_FIRST: arm the poll without the failing attempt.
-  Result<size_t> recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) override;
+  // ReadHint::kExpectWait sets IORING_RECVSEND_POLL_FIRST: the kernel arms
+  // the poll without the attempt that would fail.
+  Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d, ReadHint hint) override;
   Result<size_t> send(Socket& s, const void* buf, size_t len, Deadline d) override;
   Result<size_t> writev(Socket& s, const iovec* iov, int iovcnt, Deadline d) override;
   Result<int> accept(Socket& s, sockaddr_storage* peer, Deadline d) override;
@@ -245,7 +245,7 @@ class UringDriver final : public IoDriver {
   Result<size_t> pread(int fd, void* buf, size_t len, off_t offset) override;
   Result<size_t> pwrite(int fd, const void* buf, size_t len, off_t offset) override;
   // A one-shot IORING_OP_POLL_ADD whose Op lives on the heap.
-  Result<void> when_readable(Socket& s, runtime::Waiter& w) override;
+  Result<void> notify_readable(Socket& s, runtime::Waiter& w) override;
   // Shutdown completes every operation in flight (see Close above).
   void cancel(Socket&) noexcept override {}
   void forget(Socket&) noexcept override {}
@@ -255,8 +255,6 @@ class UringDriver final : public IoDriver {
   size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
 
  private:
-  // recv() and recv_expecting_wait(): a RECV SQE with `ioprio` flags.
-  static Result<size_t> receive(Socket& s, void* buf, size_t len, Deadline d, unsigned ioprio);
   // The driver of the worker running the calling fiber, its ring started.
   static UringDriver& local();
   // Runs one operation that `prep` fills in, cancelled at `d`; parks until
@@ -538,22 +536,15 @@ Result<size_t> bytes(const Socket& s, int res) {
   return static_cast<size_t>(res);
 }
 
-Result<size_t> UringDriver::receive(Socket& s, void* buf, size_t len, Deadline d, unsigned ioprio) {
+Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d, ReadHint hint) {
   Socket::Use use(s);
   if (!use) return Result<size_t>::failure(ECANCELED);
   len = std::min(len, kMaxLen);
+  const unsigned ioprio = hint == ReadHint::kExpectWait ? IORING_RECVSEND_POLL_FIRST : 0;
   return bytes(s, run("io_uring recv", &s, d, [&](io_uring_sqe* e) {
                  io_uring_prep_recv(e, s.fd(), buf, len, 0);
                  e->ioprio |= ioprio;
                }));
-}
-
-Result<size_t> UringDriver::recv(Socket& s, void* buf, size_t len, Deadline d) {
-  return receive(s, buf, len, d, 0);
-}
-
-Result<size_t> UringDriver::recv_expecting_wait(Socket& s, void* buf, size_t len, Deadline d) {
-  return receive(s, buf, len, d, IORING_RECVSEND_POLL_FIRST);
 }
 
 Result<size_t> UringDriver::send(Socket& s, const void* buf, size_t len, Deadline d) {
@@ -592,7 +583,7 @@ Result<int> UringDriver::accept(Socket& s, sockaddr_storage* peer, Deadline d) {
   return fd;
 }
 
-Result<void> UringDriver::when_readable(Socket& s, runtime::Waiter& w) {
+Result<void> UringDriver::notify_readable(Socket& s, runtime::Waiter& w) {
   if (s.closed()) return Result<void>::failure(ECANCELED);
   UringDriver& r = local();
   r.reserve(1);

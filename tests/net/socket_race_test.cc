@@ -98,7 +98,7 @@ TEST_CASE(
             Socket::Use use(*sock);  // counted before the signal, so close() sees a user
             inside.send(1);
             char c;
-            (void)current_driver()->recv(*sock, &c, 1, Clock::now() + 30s);
+            (void)current_driver()->recv(*sock, &c, 1, Clock::now() + 30s, ReadHint::kReady);
           }
           left.send(1);
         },
@@ -211,9 +211,9 @@ void another_registration_wins(HookPoint p, const void* obj) {
   if (static_cast<const weft::net::detail::FdState*>(obj)->fd != g_reg.sock->fd()) return;
   if (!g_reg.armed.exchange(false)) return;  // the winner's own registration, below
   g_reg.loser = obj;
-  REQUIRE(current_driver()->when_readable(*g_reg.sock, g_reg.winner_flag->w).ok());
+  REQUIRE(current_driver()->notify_readable(*g_reg.sock, g_reg.winner_flag->w).ok());
   REQUIRE(g_reg.sock->state.load() != nullptr);
-  REQUIRE(g_reg.loser_driver->when_readable(*g_reg.marker, g_reg.round_flag->w).ok());
+  REQUIRE(g_reg.loser_driver->notify_readable(*g_reg.marker, g_reg.round_flag->w).ok());
   g_reg.round_ok = spin_until([] { return g_reg.round_flag->wakes.load() == 1; });
   REQUIRE(::write(g_reg.peer, "x", 1) == 1);  // for the loser's read, once it parks
 }
@@ -232,7 +232,7 @@ TEST_CASE(
         REQUIRE(::write(m.b, "m", 1) == 1);
         Socket sock(p.a);
         Socket marker(m.a);
-        Socket::Use sock_use(sock);  // when_readable's contract: the caller holds a use
+        Socket::Use sock_use(sock);  // notify_readable's contract: the caller holds a use
         Socket::Use marker_use(marker);
         Flag winner;
         Flag round;
@@ -250,7 +250,7 @@ TEST_CASE(
         c = 0;
         {
           HookScope hook(&another_registration_wins);
-          read_ok = x->recv(sock, &c, 1, Clock::now() + 30s).ok();
+          read_ok = x->recv(sock, &c, 1, Clock::now() + 30s, ReadHint::kReady).ok();
           // The winner's callback is woken by the same byte; wait for it, so
           // no report for this socket is still on its way when the hook goes.
           CHECK(spin_until([&] { return winner.wakes.load() == 1; }));
@@ -312,7 +312,7 @@ TEST_CASE(
           REQUIRE(::write(p.b, "x", 1) == 1);
         });
         c = 0;
-        read_ok = x->recv(sock, &c, 1, Clock::now() + 10s).ok();
+        read_ok = x->recv(sock, &c, 1, Clock::now() + 10s, ReadHint::kReady).ok();
         writer.join();
         ::close(p.b);
       },

@@ -289,7 +289,7 @@ TEST_CASE("notify_readable wakes a callback, not a fiber, when bytes arrive or t
   });
 }
 
-TEST_CASE("read_expecting_wait returns bytes that come later, then 0 at end of stream") {
+TEST_CASE("a read hinted to expect a wait returns bytes that come later, then 0 at end of stream") {
   for_each_backend([](Backend, int) {
     EchoServer server;
     auto c = TcpStream::connect(server.addr);
@@ -302,16 +302,16 @@ TEST_CASE("read_expecting_wait returns bytes that come later, then 0 at end of s
     char buf[8];
     size_t got = 0;
     while (got < 4) {
-      auto n = s.read_expecting_wait(buf + got, sizeof buf - got, Clock::now() + 5s);
+      auto n = s.read(buf + got, sizeof buf - got, Clock::now() + 5s, ReadHint::kExpectWait);
       REQUIRE(n.ok());
       REQUIRE(*n > 0);
       got += *n;
     }
     CHECK(writer.join());
     CHECK(std::string(buf, 4) == "late");
-    CHECK(s.read_expecting_wait(buf, sizeof buf, Clock::now() + 30ms).error() == ETIMEDOUT);
+    CHECK(s.read(buf, sizeof buf, Clock::now() + 30ms, ReadHint::kExpectWait).error() == ETIMEDOUT);
     REQUIRE(s.shutdown(SHUT_WR).ok());  // the echo server then closes its side
-    auto end = s.read_expecting_wait(buf, sizeof buf, Clock::now() + 5s);
+    auto end = s.read(buf, sizeof buf, Clock::now() + 5s, ReadHint::kExpectWait);
     REQUIRE(end.ok());
     CHECK(*end == 0);
   });
