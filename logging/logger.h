@@ -8,7 +8,7 @@
 //
 //   Logger log({.access_path = "/var/log/weftd/access.log", .error_path = "-"});
 //   if (auto r = log.start(); !r) die(r.message());    // in a fiber
-//   log.install_as_report_sink();                       // runtime/net errors go to the error log
+//   log.install_as_report_sink();                       // runtime and net errors to the error log
 //   server_options.access_log = &log;                   // or log.access(record): never blocks
 //   log.error(Severity::kWarn, "disk almost full");
 //   log.reopen();                                       // after logrotate (SIGHUP)

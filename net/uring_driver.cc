@@ -429,7 +429,8 @@ void UringDriver::park(Op& op, const char* what, const void* obj) {
   runtime::park_then(op.waiter, kNoDeadline, what, obj, &nothing, nullptr);
 }
 
-// `res`, or -ETIMEDOUT if it is the -ECANCELED of a linked timeout that fired.
+// `res`, or -ETIMEDOUT if it is the -ECANCELED of the cancel that
+// cancel_expired() submitted once `d` had passed (see Deadlines).
 int deadline_result(int res, Deadline d) {
   return res == -ECANCELED && d != kNoDeadline && Clock::now() >= d ? -ETIMEDOUT : res;
 }
