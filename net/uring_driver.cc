@@ -142,21 +142,13 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <mutex>
-#include <system_error>
 #include <vector>
 
 #include "net/last_error.h"
-#include "runtime/detail/indexed_heap.h"
-#include "runtime/park.h"
+#include "net/uring_ring.h"
 
 // errno only through last_error(): a fiber may resume on another thread.
 #undef errno
@@ -168,42 +160,12 @@ using runtime::Result;
 
 namespace {
 
-using runtime::Clock;
-using runtime::WakeReason;
+using detail::Op;
+using detail::UringRing;
 
-// user_data of CQEs that are not an Op's: below alignof(Op), so never an address.
-constexpr uint64_t kIgnoreTag = 0;  // wait timers, cancels
-constexpr uint64_t kWakeTag = 1;    // the interrupt eventfd's read
-constexpr uint64_t kDrainTag = 2;   // the cancel of everything when stopping
-
-constexpr unsigned kSqEntries = 256;
-constexpr unsigned kCqEntries = 4096;
 constexpr int kPipeSize = 1 << 20;
 constexpr size_t kMaxPipes = 4;              // idle pipes kept per worker
 constexpr size_t kMaxLen = size_t{1} << 30;  // a CQE's result is an int
-
-// One operation in flight: up to two chained SQEs (slots 0 and 1) that the
-// parked fiber waits for. Lives on that fiber's stack.
-struct alignas(8) Op {
-  explicit Op(const char* call) { waiter.bind_current(call); }
-  // An Op of notify_readable(): on the heap, it wakes `target` and deletes itself.
-  explicit Op(runtime::Waiter* t) : target(t) {}
-  runtime::Waiter waiter;
-  runtime::Waiter* target = nullptr;
-  int res[2] = {0, 0};
-  int pending = 0;         // CQEs still to come; the ring owner's
-  uint32_t heap_slot = 0;  // the ring's deadline heap's (see Deadlines)
-
-  uint64_t tag(int slot) { return reinterpret_cast<uintptr_t>(this) + slot; }
-};
-
-void nothing(void*) {}
-
-__kernel_timespec to_timespec(Deadline d) {
-  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
-  if (ns < 0) ns = 0;
-  return {ns / 1000000000, ns % 1000000000};
-}
 
 struct Pipe {
   int r = -1;
@@ -216,23 +178,13 @@ void close_pipe(Pipe& p) {
   ::close(p.w);
 }
 
-class UringDriver;
-
-// The rings a thread started, drained when it exits (see Stopping).
-struct ThreadRings {
-  std::vector<UringDriver*> rings;  // guarded by g_rings_mu
-  ~ThreadRings();
-};
-
-std::mutex g_rings_mu;
-thread_local ThreadRings tl_rings;
-
-class UringDriver final : public IoDriver {
+// The operations, on the ring of the worker running the calling fiber
+// (UringRing::local()); the ring half is net/uring_ring.h.
+class UringDriver final : public UringRing {
  public:
-  explicit UringDriver(int worker);
+  using UringRing::UringRing;
   ~UringDriver() override;
 
-  Backend backend() const noexcept override { return Backend::kIoUring; }
   // ReadHint::kExpectWait sets IORING_RECVSEND_POLL_FIRST: the kernel arms
   // the poll without the attempt that would fail.
   Result<size_t> recv(Socket& s, void* buf, size_t len, Deadline d, ReadHint hint) override;
@@ -250,283 +202,20 @@ class UringDriver final : public IoDriver {
   void cancel(Socket&) noexcept override {}
   void forget(Socket&) noexcept override {}
 
-  void poll(Deadline d) override;
-  void interrupt() override;
-  size_t waiters() const override { return waiting_.load(std::memory_order_seq_cst); }
-
  private:
-  // The driver of the worker running the calling fiber, its ring started.
-  static UringDriver& local();
-  // Runs one operation that `prep` fills in, cancelled at `d`; parks until
-  // it completes and returns its result, -ETIMEDOUT at `d`.
-  template <class Prep>
-  static int run(const char* what, const void* obj, Deadline d, Prep prep);
+  // local(), as the driver that holds the worker's pipes.
+  static UringDriver& local() { return static_cast<UringDriver&>(UringRing::local()); }
   // sendfile's steps: sends what is in the pipe; waits for room.
   static int drain(Socket& s, const Pipe& p, size_t n, Deadline d);
-
-  void start();
-  // Cancels everything in flight and reaps it, waking nobody (see Stopping).
-  // The owner thread, with g_rings_mu held.
-  void drain();
-  friend struct ThreadRings;
-  // Makes room for `n` SQEs, submitting what is queued if need be.
-  void reserve(unsigned n);
-  // Names `op` (its result slot) as the owner of the prepared SQE `e`.
-  static void attach(Op& op, io_uring_sqe* e, int slot);
-  // The deadline heap (see Deadlines): add `op` due at `d` (none: nothing),
-  // take it out, cancel every Op due by now.
-  void add_timed(Op& op, Deadline d);
-  void remove_timed(Op& op);
-  void cancel_expired();
-  void park(Op& op, const char* what, const void* obj);
-  void arm_wake();
-  void reap();
-  void complete(uint64_t tag, int res);
-
   bool take_pipe(Pipe* p);
   void put_pipe(const Pipe& p);
 
-  const int worker_;
-  const int wake_fd_;  // blocking, so the ring's read of it waits
-  std::atomic<size_t> waiting_{0};
-  // The rest belongs to the owner thread.
-  bool started_ = false;
-  bool taskrun_flag_ = false;
-  bool wake_armed_ = false;
-  bool draining_ = false;         // complete() wakes nobody
-  bool drain_refused_ = false;    // the kernel cannot cancel everything at once
-  ThreadRings* owner_ = nullptr;  // guarded by g_rings_mu: the list this ring is on
-  uint64_t wake_buf_ = 0;
-  __kernel_timespec wait_until_{};
-  io_uring ring_{};
-  runtime::detail::IndexedHeap<Deadline, Op, &Op::heap_slot> timed_;
-  std::vector<Pipe> pipes_;
+  std::vector<Pipe> pipes_;  // the owner thread's
 };
 
-UringDriver::UringDriver(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
-  if (wake_fd_ < 0) throw std::system_error(last_error(), std::system_category(), "weft: eventfd");
-  constexpr unsigned kTries[] = {
-      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
-      0,
-  };
-  int rc = -EINVAL;
-  for (unsigned flags : kTries) {
-    io_uring_params p = {};
-    p.flags = flags | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
-    p.cq_entries = kCqEntries;
-    rc = io_uring_queue_init_params(kSqEntries, &ring_, &p);
-    if (rc == 0) {
-      taskrun_flag_ = flags & IORING_SETUP_TASKRUN_FLAG;
-      return;
-    }
-  }
-  ::close(wake_fd_);
-  throw std::system_error(-rc, std::system_category(), "weft: io_uring_queue_init");
-}
-
+// Idle pipes only: a pipe in use is off this list, held by its call.
 UringDriver::~UringDriver() {
-  {
-    std::lock_guard<std::mutex> g(g_rings_mu);
-    if (owner_) {
-      if (owner_ == &tl_rings) drain();  // the owner thread (worker 0's, usually)
-      std::erase(owner_->rings, this);
-    }
-  }
-  io_uring_queue_exit(&ring_);
   for (Pipe& p : pipes_) close_pipe(p);
-  ::close(wake_fd_);
-}
-
-void UringDriver::start() {
-  // Enabling makes this thread the ring's single issuer.
-  if (int rc = io_uring_register(ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0); rc < 0) {
-    std::fprintf(stderr, "weft: worker %d cannot enable its io_uring: %s\n", worker_,
-                 std::strerror(-rc));
-    std::abort();
-  }
-  started_ = true;
-  {
-    std::lock_guard<std::mutex> g(g_rings_mu);
-    tl_rings.rings.push_back(this);
-    owner_ = &tl_rings;
-  }
-  arm_wake();
-}
-
-void UringDriver::drain() {
-  if (!started_ || draining_) return;
-  draining_ = true;
-  reserve(1);
-  io_uring_sqe* c = io_uring_get_sqe(&ring_);
-  io_uring_prep_cancel64(c, 0, IORING_ASYNC_CANCEL_ANY);
-  io_uring_sqe_set_data64(c, kDrainTag);
-  while ((waiters() != 0 || wake_armed_) && !drain_refused_) {
-    io_uring_submit_and_wait(&ring_, 1);
-    reap();
-  }
-}
-
-ThreadRings::~ThreadRings() {
-  std::lock_guard<std::mutex> g(g_rings_mu);
-  for (UringDriver* r : rings) {
-    r->drain();
-    r->owner_ = nullptr;
-  }
-  rings.clear();
-}
-
-UringDriver& UringDriver::local() {
-  // The kind tag and the backend, not a dynamic_cast: this runs for every operation.
-  IoDriver* io = current_driver();
-  if (!io || io->backend() != Backend::kIoUring) {
-    throw runtime::UsageError("weft: io_uring I/O called outside an io_uring runtime");
-  }
-  auto& d = static_cast<UringDriver&>(*io);
-  if (!d.started_) d.start();
-  return d;
-}
-
-void UringDriver::reserve(unsigned n) {
-  while (io_uring_sq_space_left(&ring_) < n) {
-    if (io_uring_submit(&ring_) < 0) {
-      // The kernel refuses new work until we take completions (-EBUSY).
-      io_uring_get_events(&ring_);
-      reap();
-    }
-  }
-}
-
-void UringDriver::attach(Op& op, io_uring_sqe* e, int slot) {
-  io_uring_sqe_set_data64(e, op.tag(slot));
-  ++op.pending;
-}
-
-void UringDriver::add_timed(Op& op, Deadline d) {
-  if (d != kNoDeadline) timed_.push(op, d);
-}
-
-void UringDriver::remove_timed(Op& op) {
-  if (timed_.queued(op)) timed_.erase(op);
-}
-
-void UringDriver::cancel_expired() {
-  if (timed_.empty()) return;
-  const Deadline now = Clock::now();
-  while (!timed_.empty() && timed_.top_key() <= now) {
-    reserve(1);  // may reap, and so change the heap
-    if (timed_.empty() || timed_.top_key() > now) break;
-    Op& op = *timed_.pop();
-    io_uring_sqe* c = io_uring_get_sqe(&ring_);
-    io_uring_prep_cancel64(c, op.tag(0), 0);
-    io_uring_sqe_set_data64(c, kIgnoreTag);
-  }
-}
-
-void UringDriver::park(Op& op, const char* what, const void* obj) {
-  waiting_.fetch_add(1, std::memory_order_seq_cst);
-  // Nothing to do after the switch: the SQE waits in the ring until poll().
-  runtime::park_then(op.waiter, kNoDeadline, what, obj, &nothing, nullptr);
-}
-
-// `res`, or -ETIMEDOUT if it is the -ECANCELED of the cancel that
-// cancel_expired() submitted once `d` had passed (see Deadlines).
-int deadline_result(int res, Deadline d) {
-  return res == -ECANCELED && d != kNoDeadline && Clock::now() >= d ? -ETIMEDOUT : res;
-}
-
-template <class Prep>
-int UringDriver::run(const char* what, const void* obj, Deadline d, Prep prep) {
-  Op op(what);
-  UringDriver& r = local();
-  r.reserve(1);
-  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
-  prep(e);
-  attach(op, e, 0);
-  r.add_timed(op, d);
-  r.park(op, what, obj);
-  return deadline_result(op.res[0], d);
-}
-
-void UringDriver::arm_wake() {
-  reserve(1);
-  io_uring_sqe* e = io_uring_get_sqe(&ring_);
-  io_uring_prep_read(e, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
-  io_uring_sqe_set_data64(e, kWakeTag);
-  wake_armed_ = true;
-}
-
-void UringDriver::poll(Deadline d) {
-  if (!started_) start();
-  if (!wake_armed_) arm_wake();
-  cancel_expired();
-  if (!timed_.empty()) d = std::min(d, timed_.top_key());
-  if (d == Deadline::min() || (d != kNoDeadline && d <= Clock::now())) {
-    const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
-    const bool kernel_has_work = taskrun_flag_
-                                     ? (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0
-                                     : waiters() != 0;
-    if (io_uring_sq_ready(&ring_) != 0 || kernel_has_work) io_uring_submit_and_get_events(&ring_);
-  } else {
-    if (d != kNoDeadline) {
-      reserve(1);
-      wait_until_ = to_timespec(d);
-      io_uring_sqe* t = io_uring_get_sqe(&ring_);
-      io_uring_prep_timeout(t, &wait_until_, 1, IORING_TIMEOUT_ABS);
-      io_uring_sqe_set_data64(t, kIgnoreTag);
-    }
-    io_uring_submit_and_wait(&ring_, 1);  // -EINTR: a signal; the caller polls again
-  }
-  reap();
-}
-
-void UringDriver::reap() {
-  for (;;) {
-    unsigned head;
-    unsigned n = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(&ring_, head, cqe) {
-      complete(cqe->user_data, cqe->res);
-      ++n;
-    }
-    io_uring_cq_advance(&ring_, n);
-    if (n == 0) {
-      if (!io_uring_cq_has_overflow(&ring_)) return;
-      io_uring_get_events(&ring_);
-    }
-  }
-}
-
-void UringDriver::complete(uint64_t tag, int res) {
-  if (tag == kIgnoreTag) return;
-  if (tag == kWakeTag) {
-    wake_armed_ = false;
-    return;
-  }
-  if (tag == kDrainTag) {
-    // Kernels before 5.19 refuse IORING_ASYNC_CANCEL_ANY: leave the rest to
-    // the kernel's teardown rather than wait for it forever.
-    if (res < 0 && res != -ENOENT) drain_refused_ = true;
-    return;
-  }
-  Op* op = reinterpret_cast<Op*>(tag & ~uint64_t{alignof(Op) - 1});
-  op->res[tag & (alignof(Op) - 1)] = res;
-  if (--op->pending == 0) {
-    remove_timed(*op);
-    waiting_.fetch_sub(1, std::memory_order_seq_cst);
-    if (runtime::Waiter* t = op->target) {
-      delete op;
-      if (!draining_) runtime::wake(*t, WakeReason::kWoken);
-      return;
-    }
-    if (!draining_) runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone now
-  }
-}
-
-void UringDriver::interrupt() {
-  uint64_t one = 1;
-  ssize_t r = ::write(wake_fd_, &one, sizeof one);
-  (void)r;  // cannot fail short of a counter at 2^64 - 2
 }
 
 // ------------------------------------------------------------------ calls
@@ -589,11 +278,10 @@ Result<void> UringDriver::notify_readable(Socket& s, runtime::Waiter& w) {
   UringDriver& r = local();
   r.reserve(1);
   auto* op = new Op(&w);
-  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
+  io_uring_sqe* e = r.sqe();
   io_uring_prep_poll_add(e, s.fd(), POLLIN);
   attach(*op, e, 0);
-  // Counted like a parked operation: an event is still to come.
-  r.waiting_.fetch_add(1, std::memory_order_seq_cst);
+  r.expect_completion();
   return {};
 }
 
@@ -605,17 +293,13 @@ Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len
   // Room for the connect and a possible cancel, reserved up front:
   // reserving later could reap this op's own completion before it parks.
   r.reserve(2);
-  io_uring_sqe* e = io_uring_get_sqe(&r.ring_);
+  io_uring_sqe* e = r.sqe();
   io_uring_prep_connect(e, s.fd(), addr, len);
   attach(op, e, 0);
   r.add_timed(op, d);
   // Submitted now, not in poll(): see "Close" above for the race.
-  io_uring_submit(&r.ring_);
-  if (s.closed()) {
-    io_uring_sqe* c = io_uring_get_sqe(&r.ring_);
-    io_uring_prep_cancel64(c, op.tag(0), 0);
-    io_uring_sqe_set_data64(c, kIgnoreTag);
-  }
+  r.submit();
+  if (s.closed()) r.prepare_cancel(op);
   r.park(op, "io_uring connect", &s);
   const int res = deadline_result(op.res[0], d);
   if (s.closed()) return Result<void>::failure(ECANCELED);
@@ -703,11 +387,11 @@ Result<size_t> UringDriver::sendfile(Socket& s, int file_fd, off_t offset, size_
     Op op("io_uring sendfile");
     UringDriver& r = local();
     r.reserve(2);
-    io_uring_sqe* a = io_uring_get_sqe(&r.ring_);
+    io_uring_sqe* a = r.sqe();
     io_uring_prep_splice(a, file_fd, offset, p.w, -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);
     a->flags |= IOSQE_IO_LINK;
     attach(op, a, 0);
-    io_uring_sqe* b = io_uring_get_sqe(&r.ring_);
+    io_uring_sqe* b = r.sqe();
     io_uring_prep_splice(b, p.r, -1, s.fd(), -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);
     attach(op, b, 1);
     r.park(op, "io_uring sendfile", &s);
@@ -744,56 +428,7 @@ Result<size_t> UringDriver::sendfile(Socket& s, int file_fd, off_t offset, size_
   return Result<size_t>::failure(err);
 }
 
-// ------------------------------------------------------------ availability
-
-// Empty if this kernel runs the driver, else the reason it does not.
-std::string probe_kernel() {
-  io_uring ring;
-  io_uring_params p = {};
-  p.flags = IORING_SETUP_R_DISABLED;  // as the driver's rings are made
-  int rc = io_uring_queue_init_params(8, &ring, &p);
-  if (rc < 0) {
-    std::string why = std::string("io_uring_setup failed: ") + std::strerror(-rc);
-    if (rc == -EPERM) why += " (see /proc/sys/kernel/io_uring_disabled, or a seccomp policy)";
-    if (rc == -ENOSYS) why += " (kernel built without io_uring)";
-    return why;
-  }
-  std::string why;
-  if (!(ring.features & IORING_FEAT_NODROP)) why = "kernel may drop completions (no FEAT_NODROP)";
-  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
-  if (!probe) {
-    why = "cannot probe io_uring opcodes";
-  } else {
-    static constexpr struct {
-      int op;
-      const char* name;
-    } kNeeded[] = {
-        {IORING_OP_RECV, "RECV"},       {IORING_OP_SEND, "SEND"},
-        {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_ACCEPT, "ACCEPT"},
-        {IORING_OP_CONNECT, "CONNECT"}, {IORING_OP_OPENAT, "OPENAT"},
-        {IORING_OP_READ, "READ"},       {IORING_OP_WRITE, "WRITE"},
-        {IORING_OP_SPLICE, "SPLICE"},   {IORING_OP_POLL_ADD, "POLL_ADD"},
-        {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
-    };
-    for (const auto& n : kNeeded) {
-      if (!io_uring_opcode_supported(probe, n.op)) {
-        why = std::string("kernel lacks io_uring opcode IORING_OP_") + n.name;
-        break;
-      }
-    }
-    io_uring_free_probe(probe);
-  }
-  io_uring_queue_exit(&ring);
-  return why;
-}
-
 }  // namespace
-
-bool uring_supported(std::string* why) {
-  static const std::string refusal = probe_kernel();
-  if (!refusal.empty() && why) *why = refusal;
-  return refusal.empty();
-}
 
 std::unique_ptr<IoDriver> make_uring_driver(int worker) {
   return std::make_unique<UringDriver>(worker);

@@ -1,5 +1,14 @@
 // The M:N scheduler.
 //
+// One file on purpose: the worker loop (switching, the local queues,
+// stealing, sleeping, standing in) and the scheduler's shared state (the
+// global queue, the idle list, wakep) are two halves of the protocols below,
+// above all "Sleeping workers", whose race is only visible with Worker::sleep
+// and Scheduler::wakep side by side. Past the essay the file is about 600
+// lines; what has seams of its own already lives apart: fiber lives in
+// fiber.cc, parking in park.cc, the dumps in diagnostics.cc, timers in
+// timer_heap.cc.
+//
 // # Concepts
 //
 // A *fiber* is a function with its own stack and saved registers (a Boost

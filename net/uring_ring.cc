@@ -1,0 +1,329 @@
+// The ring half of the io_uring driver (net/uring_ring.h); the design is
+// the essay at the top of net/uring_driver.cc.
+
+#include "net/uring_ring.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+#include "net/last_error.h"
+#include "net/uring_driver.h"
+
+// errno only through last_error(): a fiber may resume on another thread.
+#undef errno
+#pragma GCC poison errno
+
+namespace weft::net {
+namespace detail {
+
+namespace {
+
+using runtime::Clock;
+using runtime::WakeReason;
+
+// user_data of CQEs that are not an Op's: below alignof(Op), so never an address.
+constexpr uint64_t kIgnoreTag = 0;  // wait timers, cancels
+constexpr uint64_t kWakeTag = 1;    // the interrupt eventfd's read
+constexpr uint64_t kDrainTag = 2;   // the cancel of everything when stopping
+
+constexpr unsigned kSqEntries = 256;
+constexpr unsigned kCqEntries = 4096;
+
+void nothing(void*) {}
+
+__kernel_timespec to_timespec(Deadline d) {
+  int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
+  if (ns < 0) ns = 0;
+  return {ns / 1000000000, ns % 1000000000};
+}
+
+std::mutex g_rings_mu;
+
+}  // namespace
+
+// The rings a thread started, drained when it exits (see Stopping).
+struct ThreadRings {
+  std::vector<UringRing*> rings;  // guarded by g_rings_mu
+  ~ThreadRings();
+};
+
+namespace {
+thread_local ThreadRings tl_rings;
+}  // namespace
+
+UringRing::UringRing(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
+  if (wake_fd_ < 0) throw std::system_error(last_error(), std::system_category(), "weft: eventfd");
+  constexpr unsigned kTries[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      0,
+  };
+  int rc = -EINVAL;
+  for (unsigned flags : kTries) {
+    io_uring_params p = {};
+    p.flags = flags | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+    p.cq_entries = kCqEntries;
+    rc = io_uring_queue_init_params(kSqEntries, &ring_, &p);
+    if (rc == 0) {
+      taskrun_flag_ = flags & IORING_SETUP_TASKRUN_FLAG;
+      return;
+    }
+  }
+  ::close(wake_fd_);
+  throw std::system_error(-rc, std::system_category(), "weft: io_uring_queue_init");
+}
+
+UringRing::~UringRing() {
+  {
+    std::lock_guard<std::mutex> g(g_rings_mu);
+    if (owner_) {
+      if (owner_ == &tl_rings) drain();  // the owner thread (worker 0's, usually)
+      std::erase(owner_->rings, this);
+    }
+  }
+  io_uring_queue_exit(&ring_);
+  ::close(wake_fd_);
+}
+
+void UringRing::start() {
+  // Enabling makes this thread the ring's single issuer.
+  if (int rc = io_uring_register(ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0); rc < 0) {
+    std::fprintf(stderr, "weft: worker %d cannot enable its io_uring: %s\n", worker_,
+                 std::strerror(-rc));
+    std::abort();
+  }
+  started_ = true;
+  {
+    std::lock_guard<std::mutex> g(g_rings_mu);
+    tl_rings.rings.push_back(this);
+    owner_ = &tl_rings;
+  }
+  arm_wake();
+}
+
+void UringRing::drain() {
+  if (!started_ || draining_) return;
+  draining_ = true;
+  reserve(1);
+  io_uring_sqe* c = io_uring_get_sqe(&ring_);
+  io_uring_prep_cancel64(c, 0, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(c, kDrainTag);
+  while ((waiters() != 0 || wake_armed_) && !drain_refused_) {
+    io_uring_submit_and_wait(&ring_, 1);
+    reap();
+  }
+}
+
+ThreadRings::~ThreadRings() {
+  std::lock_guard<std::mutex> g(g_rings_mu);
+  for (UringRing* r : rings) {
+    r->drain();
+    r->owner_ = nullptr;
+  }
+  rings.clear();
+}
+
+UringRing& UringRing::local() {
+  // The kind tag and the backend, not a dynamic_cast: this runs for every operation.
+  IoDriver* io = current_driver();
+  if (!io || io->backend() != Backend::kIoUring) {
+    throw runtime::UsageError("weft: io_uring I/O called outside an io_uring runtime");
+  }
+  auto& d = static_cast<UringRing&>(*io);
+  if (!d.started_) d.start();
+  return d;
+}
+
+void UringRing::reserve(unsigned n) {
+  while (io_uring_sq_space_left(&ring_) < n) {
+    if (io_uring_submit(&ring_) < 0) {
+      // The kernel refuses new work until we take completions (-EBUSY).
+      io_uring_get_events(&ring_);
+      reap();
+    }
+  }
+}
+
+void UringRing::attach(Op& op, io_uring_sqe* e, int slot) {
+  io_uring_sqe_set_data64(e, op.tag(slot));
+  ++op.pending;
+}
+
+void UringRing::add_timed(Op& op, Deadline d) {
+  if (d != kNoDeadline) timed_.push(op, d);
+}
+
+void UringRing::remove_timed(Op& op) {
+  if (timed_.queued(op)) timed_.erase(op);
+}
+
+void UringRing::cancel_expired() {
+  if (timed_.empty()) return;
+  const Deadline now = Clock::now();
+  while (!timed_.empty() && timed_.top_key() <= now) {
+    reserve(1);  // may reap, and so change the heap
+    if (timed_.empty() || timed_.top_key() > now) break;
+    prepare_cancel(*timed_.pop());
+  }
+}
+
+void UringRing::prepare_cancel(Op& op) {
+  io_uring_sqe* c = io_uring_get_sqe(&ring_);
+  io_uring_prep_cancel64(c, op.tag(0), 0);
+  io_uring_sqe_set_data64(c, kIgnoreTag);
+}
+
+void UringRing::park(Op& op, const char* what, const void* obj) {
+  waiting_.fetch_add(1, std::memory_order_seq_cst);
+  // Nothing to do after the switch: the SQE waits in the ring until poll().
+  runtime::park_then(op.waiter, kNoDeadline, what, obj, &nothing, nullptr);
+}
+
+int UringRing::deadline_result(int res, Deadline d) {
+  return res == -ECANCELED && d != kNoDeadline && Clock::now() >= d ? -ETIMEDOUT : res;
+}
+
+void UringRing::arm_wake() {
+  reserve(1);
+  io_uring_sqe* e = io_uring_get_sqe(&ring_);
+  io_uring_prep_read(e, wake_fd_, &wake_buf_, sizeof wake_buf_, 0);
+  io_uring_sqe_set_data64(e, kWakeTag);
+  wake_armed_ = true;
+}
+
+void UringRing::poll(Deadline d) {
+  if (!started_) start();
+  if (!wake_armed_) arm_wake();
+  cancel_expired();
+  if (!timed_.empty()) d = std::min(d, timed_.top_key());
+  if (d == Deadline::min() || (d != kNoDeadline && d <= Clock::now())) {
+    const unsigned kflags = IO_URING_READ_ONCE(*ring_.sq.kflags);
+    const bool kernel_has_work = taskrun_flag_
+                                     ? (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0
+                                     : waiters() != 0;
+    if (io_uring_sq_ready(&ring_) != 0 || kernel_has_work) io_uring_submit_and_get_events(&ring_);
+  } else {
+    if (d != kNoDeadline) {
+      reserve(1);
+      wait_until_ = to_timespec(d);
+      io_uring_sqe* t = io_uring_get_sqe(&ring_);
+      io_uring_prep_timeout(t, &wait_until_, 1, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(t, kIgnoreTag);
+    }
+    io_uring_submit_and_wait(&ring_, 1);  // -EINTR: a signal; the caller polls again
+  }
+  reap();
+}
+
+void UringRing::reap() {
+  for (;;) {
+    unsigned head;
+    unsigned n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      complete(cqe->user_data, cqe->res);
+      ++n;
+    }
+    io_uring_cq_advance(&ring_, n);
+    if (n == 0) {
+      if (!io_uring_cq_has_overflow(&ring_)) return;
+      io_uring_get_events(&ring_);
+    }
+  }
+}
+
+void UringRing::complete(uint64_t tag, int res) {
+  if (tag == kIgnoreTag) return;
+  if (tag == kWakeTag) {
+    wake_armed_ = false;
+    return;
+  }
+  if (tag == kDrainTag) {
+    // Kernels before 5.19 refuse IORING_ASYNC_CANCEL_ANY: leave the rest to
+    // the kernel's teardown rather than wait for it forever.
+    if (res < 0 && res != -ENOENT) drain_refused_ = true;
+    return;
+  }
+  Op* op = reinterpret_cast<Op*>(tag & ~uint64_t{alignof(Op) - 1});
+  op->res[tag & (alignof(Op) - 1)] = res;
+  if (--op->pending == 0) {
+    remove_timed(*op);
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    if (runtime::Waiter* t = op->target) {
+      delete op;
+      if (!draining_) runtime::wake(*t, WakeReason::kWoken);
+      return;
+    }
+    if (!draining_) runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone now
+  }
+}
+
+void UringRing::interrupt() {
+  uint64_t one = 1;
+  ssize_t r = ::write(wake_fd_, &one, sizeof one);
+  (void)r;  // cannot fail short of a counter at 2^64 - 2
+}
+
+}  // namespace detail
+
+namespace {
+
+// Empty if this kernel runs the driver, else the reason it does not.
+std::string probe_kernel() {
+  io_uring ring;
+  io_uring_params p = {};
+  p.flags = IORING_SETUP_R_DISABLED;  // as the driver's rings are made
+  int rc = io_uring_queue_init_params(8, &ring, &p);
+  if (rc < 0) {
+    std::string why = std::string("io_uring_setup failed: ") + std::strerror(-rc);
+    if (rc == -EPERM) why += " (see /proc/sys/kernel/io_uring_disabled, or a seccomp policy)";
+    if (rc == -ENOSYS) why += " (kernel built without io_uring)";
+    return why;
+  }
+  std::string why;
+  if (!(ring.features & IORING_FEAT_NODROP)) why = "kernel may drop completions (no FEAT_NODROP)";
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (!probe) {
+    why = "cannot probe io_uring opcodes";
+  } else {
+    static constexpr struct {
+      int op;
+      const char* name;
+    } kNeeded[] = {
+        {IORING_OP_RECV, "RECV"},       {IORING_OP_SEND, "SEND"},
+        {IORING_OP_SENDMSG, "SENDMSG"}, {IORING_OP_ACCEPT, "ACCEPT"},
+        {IORING_OP_CONNECT, "CONNECT"}, {IORING_OP_OPENAT, "OPENAT"},
+        {IORING_OP_READ, "READ"},       {IORING_OP_WRITE, "WRITE"},
+        {IORING_OP_SPLICE, "SPLICE"},   {IORING_OP_POLL_ADD, "POLL_ADD"},
+        {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+    };
+    for (const auto& n : kNeeded) {
+      if (!io_uring_opcode_supported(probe, n.op)) {
+        why = std::string("kernel lacks io_uring opcode IORING_OP_") + n.name;
+        break;
+      }
+    }
+    io_uring_free_probe(probe);
+  }
+  io_uring_queue_exit(&ring);
+  return why;
+}
+
+}  // namespace
+
+bool uring_supported(std::string* why) {
+  static const std::string refusal = probe_kernel();
+  if (!refusal.empty() && why) *why = refusal;
+  return refusal.empty();
+}
+
+}  // namespace weft::net
