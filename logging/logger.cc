@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iomanip>
+#include <locale>
+#include <sstream>
 
 #include "net/blocking_pool.h"
 #include "net/io_driver.h"
@@ -78,8 +82,10 @@ void append_uint(std::string& out, uint64_t v) {
 
 }  // namespace
 
-// Lines logged within one second share their timestamp: strftime runs once
-// per second and format, not once per line.
+// Lines logged within one second share their timestamp: it is formatted once
+// per second and format, not once per line. The "C" locale, not the
+// process's: a program that calls setlocale must not turn the access log's
+// "Dec" into "Dez", which no log analyser reads.
 void Logger::append_time(std::string& out, std::chrono::system_clock::time_point t,
                          const char* fmt) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -93,7 +99,12 @@ void Logger::append_time(std::string& out, std::chrono::system_clock::time_point
   time_cache_next_ = (time_cache_next_ + 1) % kTimeCache;
   std::tm tm;
   gmtime_r(&tt, &tm);
-  c.len = std::strftime(c.text, sizeof c.text, fmt, &tm);
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text << std::put_time(&tm, fmt);
+  const std::string formatted = std::move(text).str();
+  c.len = std::min(formatted.size(), sizeof c.text);
+  std::memcpy(c.text, formatted.data(), c.len);
   c.fmt = fmt;
   c.second = tt;
   out.append(c.text, c.len);
