@@ -33,6 +33,10 @@
 
 namespace weft::http {
 
+namespace detail {
+struct ServerCore;
+}
+
 struct ServerOptions {
   ParserLimits limits;
   size_t max_body = 16 << 20;  // bytes of request body; beyond it 413
@@ -84,10 +88,8 @@ class Server {
   size_t lingering() const noexcept;
   net::SocketAddress local_address() const;
 
-  struct Impl;
-
  private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::ServerCore> core_;
 };
 
 }  // namespace weft::http

@@ -16,7 +16,8 @@ namespace weft::runtime {
 
 namespace {
 
-void to_stderr(Severity, std::string_view line) {
+void to_stderr(Severity severity, std::string_view line) {
+  if (severity == Severity::kDebug) return;
   std::string l = "weft: ";
   l.append(line);
   l.push_back('\n');

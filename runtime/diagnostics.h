@@ -17,7 +17,8 @@ enum class Severity { kError, kWarn, kInfo, kDebug };
 // may be called from any thread or fiber.
 using ReportSink = void (*)(Severity, std::string_view line);
 
-// Installs `sink` (null restores stderr); returns the previous one.
+// Installs `sink` (null restores stderr); returns the previous one. The
+// stderr sink drops kDebug lines, as a Logger at its default level does.
 ReportSink set_report_sink(ReportSink sink) noexcept;
 
 // Sends one line to the current sink. Any thread or fiber.

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "http/router.h"
 #include "http/server.h"
@@ -166,6 +167,37 @@ TEST_CASE("valid header names and values are kept, tabs and obs-text included") 
   CHECK_NOTHROW(res.set_header("X-Token_!#$%&'*+.^`|~09", "replaced"));
 }
 
+TEST_CASE("a Content-Length that is not a decimal number is refused when set") {
+  for (std::string_view bad : {"", "ten", "-1", "+1", "1 2", "0x10", "18446744073709551616"}) {
+    Response res;
+    CHECK_THROWS_AS(res.set_header("Content-Length", bad), InvalidHeader);
+    CHECK_THROWS_AS(res.add_header("content-length", bad), InvalidHeader);
+  }
+  Response res;
+  CHECK_NOTHROW(res.set_header("Content-Length", " 10 "));
+  CHECK_NOTHROW(res.set_header("Content-Length", "18446744073709551615"));
+}
+
+TEST_CASE("each setter replaces the body whole, and write() outside a server fails with ENOTCONN") {
+  Response res;
+  CHECK(std::holds_alternative<Response::NoBody>(res.body()));
+  res.set_body("owned");
+  REQUIRE(std::holds_alternative<Response::Bytes>(res.body()));
+  CHECK(std::get<Response::Bytes>(res.body()).bytes == "owned");
+  res.set_file(7, 3, 10);
+  REQUIRE(std::holds_alternative<Response::FileRange>(res.body()));
+  CHECK(std::get<Response::FileRange>(res.body()).fd == 7);
+  CHECK(std::get<Response::FileRange>(res.body()).offset == 3);
+  CHECK(std::get<Response::FileRange>(res.body()).length == 10);
+  res.set_body_view(kSmallView);
+  REQUIRE(std::holds_alternative<Response::View>(res.body()));
+  CHECK(std::get<Response::View>(res.body()).bytes == kSmallView);
+  runtime::Result<void> w = res.write("streamed");
+  REQUIRE(!w);
+  CHECK(w.error() == ENOTCONN);
+  CHECK(!res.head_sent());
+}
+
 TEST_CASE("a handler echoing request data into a header answers 500, never a split response") {
   for_each_backend([](net::Backend, int) {
     Router router;
@@ -298,6 +330,26 @@ TEST_CASE("a streamed response to HTTP/1.0 ends with the connection, unchunked")
     CHECK(r.header("content-length").empty());
     CHECK(r.header("connection") == "close");
     CHECK(r.body == "part 1\npart 2\n");
+  });
+}
+
+TEST_CASE("a Content-Type a handler sets is sent once, in whatever case it was set") {
+  for_each_backend([](net::Backend, int) {
+    WireServer w;
+    Client c = w.connect();
+    REQUIRE(c.send(request("GET", "/type-lower")));
+    ClientResponse field = c.read();
+    CHECK(count_fields(field.head, "content-type") == 1);
+    CHECK(field.header("content-type") == "text/html");
+    REQUIRE(c.send(request("GET", "/raw-type-lower")));
+    ClientResponse raw = c.read();
+    CHECK(count_fields(raw.head, "content-type") == 1);
+    CHECK(raw.header("content-type") == "text/css");
+    // A field whose name merely ends in Content-Type is not one.
+    REQUIRE(c.send(request("GET", "/raw-type-lookalike")));
+    ClientResponse lookalike = c.read();
+    CHECK(lookalike.header("x-original-content-type") == "text/css");
+    CHECK(lookalike.header("content-type") == "application/octet-stream");
   });
 }
 

@@ -65,6 +65,10 @@ struct TestServer {
     });
     router.get("/big", [](Request&, Response& res) { res.send(200, std::string(32 << 20, 'x')); });
     router.get("/throw", [](Request&, Response&) { throw std::runtime_error("handler bug"); });
+    router.get("/stream-then-throw", [](Request&, Response& res) {
+      (void)res.write("part 0\n");
+      throw std::runtime_error("handler bug mid-stream");
+    });
     router.get("/stream", [](Request&, Response& res) {
       for (int i = 0; i < 3; ++i) (void)res.write("part " + std::to_string(i) + "\n");
     });
@@ -369,7 +373,7 @@ TEST_CASE("a head with up to limits.fields field lines is served, one more is an
   });
 }
 
-TEST_CASE("a body over the limit is answered 413") {
+TEST_CASE("a body over the limit is answered 413, to HEAD with the head alone") {
   for_each_backend([](net::Backend, int) {
     ServerOptions o;
     o.max_body = 1000;
@@ -377,6 +381,14 @@ TEST_CASE("a body over the limit is answered 413") {
     Client c = t.connect();
     REQUIRE(c.send("POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"));
     CHECK(c.read().status == 413);
+    // To HEAD, the head alone: no body bytes before the end of stream.
+    Client h = t.connect();
+    REQUIRE(h.send("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n"));
+    ClientResponse head = h.read(true);
+    CHECK(head.status == 413);
+    CHECK(head.header("content-length") == "22");
+    CHECK(h.unread().empty());
+    CHECK(h.closed_by_server());
     Client k = t.connect();
     REQUIRE(
         k.send("POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -815,5 +827,91 @@ TEST_CASE("an AccessLog that is switched off is given no records") {
     REQUIRE(c.send(get("/")));
     CHECK(c.read().status == 200);
     CHECK(log.records().empty());
+  });
+}
+
+TEST_CASE("an answer queued for a pipelined request survives the next request's bad body") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    Client c = t.connect();
+    // One write: the first answer is still queued, waiting to join the
+    // second's, when the second request's chunked body turns out malformed.
+    REQUIRE(c.send(get("/") +
+                   "POST /len HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"));
+    ClientResponse first = c.read();
+    CHECK(first.status == 200);
+    CHECK(first.body == "Hello, world!\n");
+    CHECK(c.read().status == 400);
+    CHECK(c.closed_by_server());
+  });
+}
+
+TEST_CASE("a 100 Continue for a pipelined request follows the answers to the requests before it") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    Client c = t.connect();
+    REQUIRE(c.send(get("/") + "POST /len HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                              "Expect: 100-continue\r\n\r\n"));
+    ClientResponse first = c.read();
+    CHECK(first.status == 200);
+    CHECK(first.body == "Hello, world!\n");
+    CHECK(c.read().status == 100);
+    REQUIRE(c.send("hello"));
+    ClientResponse second = c.read();
+    CHECK(second.status == 200);
+    CHECK(second.body == "5:hello");
+  });
+}
+
+namespace {
+
+std::mutex debug_lines_mu;
+std::vector<std::string> debug_lines;  // guarded by debug_lines_mu
+void keep_debug_lines(runtime::Severity s, std::string_view line) {
+  if (s != runtime::Severity::kDebug) return;
+  std::lock_guard g(debug_lines_mu);
+  debug_lines.emplace_back(line);
+}
+
+}  // namespace
+
+TEST_CASE("the parser's reason for refusing a request goes to the error log at debug level") {
+  for_each_backend([](net::Backend, int) {
+    TestServer t;
+    {
+      std::lock_guard g(debug_lines_mu);
+      debug_lines.clear();
+    }
+    runtime::ReportSink previous = runtime::set_report_sink(keep_debug_lines);
+    Client c = t.connect();
+    REQUIRE(c.send("GET / HTTP/1.1\r\nHost : x\r\n\r\n"));
+    CHECK(c.read().status == 400);  // reported before the answer was written
+    runtime::set_report_sink(previous);
+    std::lock_guard g(debug_lines_mu);
+    auto line = std::find_if(debug_lines.begin(), debug_lines.end(), [](const std::string& l) {
+      return l.find("whitespace before the colon") != std::string::npos;
+    });
+    REQUIRE(line != debug_lines.end());
+    CHECK(line->find("400") != std::string::npos);
+    CHECK(line->find("127.0.0.1") != std::string::npos);
+  });
+}
+
+TEST_CASE("a handler that throws mid-stream still gives the access log its record") {
+  for_each_backend([](net::Backend, int) {
+    KeptLog log;
+    ServerOptions o;
+    o.access_log = &log;
+    TestServer t(o);
+    Client c = t.connect();
+    REQUIRE(c.send(get("/stream-then-throw")));
+    ClientResponse r = c.read();
+    CHECK(r.header("transfer-encoding") == "chunked");
+    CHECK(!r.ok);  // cut after the first chunk
+    REQUIRE(wait_until([&] { return log.records().size() == 1; }));
+    const std::vector<AccessRecord> records = log.records();
+    CHECK(records[0].status == 200);
+    CHECK(records[0].target() == "/stream-then-throw");
+    CHECK(records[0].bytes == 7);
   });
 }
