@@ -127,6 +127,16 @@
 // most kBusyAfter (about 100 wake-ups a second each), which bounds how late
 // a stranded deadline or event is served.
 //
+// Can a worker come to owe, and then get stuck, while every idle worker
+// sleeps with no deadline, having seen it owe nothing? Only by running a
+// fiber that was not in any queue when they went to sleep: a sleeper first
+// checks that every run queue, runnext slot and mailbox is empty
+// (any_work()). And a fiber becomes runnable on a worker only by a push,
+// which wakes an idle worker (see "Sleeping workers"), or by a hand-over
+// into its mailbox, whose sender is awake and goes through this look before
+// it sleeps. Either way some worker looks again after the worker has begun
+// to owe, and keeps looking while it does.
+//
 // "Has not switched for 10 ms" does not mean "is between fibers": a thread
 // descheduled by the kernel halfway through a park looks just as still. So
 // what the stand-in can fire must already be safe to resume: a parking
