@@ -127,15 +127,25 @@
 // most kBusyAfter (about 100 wake-ups a second each), which bounds how late
 // a stranded deadline or event is served.
 //
-// Can a worker come to owe, and then get stuck, while every idle worker
-// sleeps with no deadline, having seen it owe nothing? Only by running a
-// fiber that was not in any queue when they went to sleep: a sleeper first
-// checks that every run queue, runnext slot and mailbox is empty
-// (any_work()). And a fiber becomes runnable on a worker only by a push,
-// which wakes an idle worker (see "Sleeping workers"), or by a hand-over
-// into its mailbox, whose sender is awake and goes through this look before
-// it sleeps. Either way some worker looks again after the worker has begun
-// to owe, and keeps looking while it does.
+// A worker that owes nothing can come to owe, and then get stuck, without
+// waking anyone, in one way: it runs fiber X while Y waits in its mailbox
+// (handed over by move_to), which only it may take from. An idle worker
+// that sees nothing owed and nothing it could run would sleep with no
+// deadline; then X parks with a deadline in the worker's own heap (no
+// wake-up for anyone), the worker takes Y, and Y spins: X's deadline would
+// wait for Y to end. So a worker with a fiber in its mailbox, awake or
+// about to wake for it, is looked at again within kBusyAfter, like one that
+// owes. Every other way
+// onto a worker wakes an idle one: a push does (see "Sleeping workers"),
+// and a sleeper first checks that no run queue or runnext slot holds a
+// fiber (any_work()), so a worker leaving its sleep to run what its timers
+// or I/O made ready has pushed it, and the woken worker finds it awake
+// and owing.
+//
+// Other workers' mailboxes do not count as work for a worker about to
+// sleep (any_work(this)): it could not take what is there, and would loop
+// through its idle path at full speed for as long as the owner stays busy.
+// A hand-over wakes its target itself.
 //
 // "Has not switched for 10 ms" does not mean "is between fibers": a thread
 // descheduled by the kernel halfway through a park looks just as still. So
@@ -183,6 +193,7 @@
 #include "runtime/check.h"
 #include "runtime/detail/sanitizer.h"
 #include "runtime/fiber_local.h"
+#include "runtime/test_hook.h"
 
 namespace weft::runtime::detail {
 
@@ -429,7 +440,7 @@ Fiber* Worker::find_runnable() {
     }
     // Fibers handed over by this_fiber::move_to run here before anything else.
     if (!f && mailbox.load(std::memory_order_relaxed)) {
-      f = mailbox.exchange(nullptr, std::memory_order_acquire);
+      f = mailbox.exchange(nullptr, std::memory_order_acq_rel);
       for (Fiber* rest = f->next; rest;) {
         Fiber* next = rest->next;
         push_local(rest);
@@ -491,9 +502,10 @@ Fiber* Worker::find_runnable() {
     }
     std::atomic_thread_fence(std::memory_order_seq_cst);
     bool woken_by_waker = false;
-    const bool work_appeared = sched->any_work();
+    const bool work_appeared = sched->any_work(this);
     if (!work_appeared && !sched->stopping.load(std::memory_order_seq_cst)) {
       const Deadline d = std::min({timers.next(), sched->trim_stacks(), look_again});
+      test_point(HookPoint::kIdleSleep, nullptr);
       const bool forever = d == kNoDeadline && (!events || events->waiters() == 0);
       if (forever) {
         sched->nblocked.fetch_add(1, std::memory_order_seq_cst);
@@ -545,12 +557,16 @@ Deadline Worker::stand_in_for_busy_workers() {
     if (v == this) continue;
     Seen& s = seen[static_cast<size_t>(v->index)];
     const uint32_t n = v->switches.load(std::memory_order_relaxed);
-    // An asleep worker looks after its own timers and I/O.
-    const bool owes = !v->asleep.load(std::memory_order_relaxed) &&
-                      (!v->timers.empty() || (v->events && v->events->waiters() > 0));
+    // An asleep worker looks after its own timers and I/O. One with a fiber
+    // in its mailbox is looked at again even if it owes nothing yet (see
+    // above). The mailbox first: once its fiber is taken (acq_rel), the
+    // taker's `asleep` is seen false.
+    const bool handed = v->mailbox.load(std::memory_order_acquire) != nullptr;
+    const bool awake = !v->asleep.load(std::memory_order_relaxed);
+    const bool owes = awake && (!v->timers.empty() || (v->events && v->events->waiters() > 0));
     if (n != s.switches || !owes) {
       s = {n, now};
-      if (owes) next = std::min(next, now + kBusyAfter);
+      if (owes || handed) next = std::min(next, now + kBusyAfter);
       continue;
     }
     if (now - s.since < kBusyAfter) {
@@ -700,13 +716,11 @@ Deadline Scheduler::trim_stacks() {
   return Deadline(Clock::duration(std::max(due, now)));
 }
 
-bool Scheduler::any_work() const {
+bool Scheduler::any_work(const Worker* self) const {
   if (global_size.load(std::memory_order_seq_cst)) return true;
   for (auto& w : workers) {
-    if (!w->runq.empty() || w->runnext.load(std::memory_order_seq_cst) ||
-        w->mailbox.load(std::memory_order_seq_cst)) {
-      return true;
-    }
+    if (!w->runq.empty() || w->runnext.load(std::memory_order_seq_cst)) return true;
+    if ((!self || w.get() == self) && w->mailbox.load(std::memory_order_seq_cst)) return true;
   }
   return false;
 }

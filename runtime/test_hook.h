@@ -39,6 +39,8 @@ enum class HookPoint {
   // wait covers and is about to block in the system call. obj: the driver
   // (as an IoDriver*).
   kWaitSnapshot,
+  // An idle worker found nothing it can run and is about to sleep. obj: null.
+  kIdleSleep,
 };
 
 using Hook = void (*)(HookPoint, const void* obj);

@@ -119,7 +119,9 @@ class Scheduler {
   void stop();
   void release(Fiber* f);  // drop one reference
   void run_main(Fiber* main);
-  bool any_work() const;
+  // Whether a queue holds a fiber. With `self`, other workers' mailboxes do
+  // not count: only their owners take from them.
+  bool any_work(const Worker* self = nullptr) const;
   std::string dump() const;
   // For a worker about to sleep: trims the stack pool if a trim is due (at
   // most once a second) and returns when the next one is, or kNoDeadline.

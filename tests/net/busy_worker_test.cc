@@ -9,11 +9,13 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
 #include "runtime/fiber.h"
 #include "runtime/runtime.h"
+#include "runtime/test_hook.h"
 #include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
 
@@ -102,5 +104,106 @@ TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served"
     REQUIRE(s.write("x", 1).ok());
     CHECK(hog.join());  // the reader was served while worker 0 still spun
     CHECK(reader.join());
+  });
+}
+
+namespace {
+
+// Counts worker 1's idle sleeps once `armed`.
+struct IdleSleeps {
+  std::atomic<bool> armed{false};
+  std::atomic<int> count{0};
+};
+IdleSleeps* g_idle = nullptr;
+
+void count_worker_1_idle_sleeps(weft::runtime::detail::HookPoint p, const void*) {
+  if (p == weft::runtime::detail::HookPoint::kIdleSleep && this_fiber::worker_index() == 1 &&
+      g_idle->armed.load()) {
+    g_idle->count.fetch_add(1);
+  }
+}
+
+struct HookScope {
+  explicit HookScope(weft::runtime::detail::Hook h) { weft::runtime::detail::set_test_hook(h); }
+  ~HookScope() { weft::runtime::detail::set_test_hook(nullptr); }
+};
+
+// Two workers exactly: with more, a third might happen to be looking.
+template <class F>
+void for_each_backend_with_two_workers(F body) {
+  weft::testing::raise_fd_limit();
+  for (Backend b : kAllBackends) {
+    if (!weft::testing::runs_backend(b)) continue;
+    INFO("backend = " << std::string(backend_name(b)) << ", workers = 2");
+    Options o;
+    o.workers = 2;
+    use_backend(o, b);
+    Runtime rt(o);
+    rt.run([&] { body(); });
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an idle worker sleeps while a busy worker's mailbox holds a fiber only it may run") {
+  for_each_backend_with_two_workers([] {
+    IdleSleeps idle;
+    g_idle = &idle;
+    HookScope hook(count_worker_1_idle_sleeps);
+    std::atomic<bool> hog_started{false}, slept{false};
+    auto hog = hog_worker_0(hog_started, slept);
+    this_fiber::move_to(1);
+    REQUIRE(eventually([&] { return hog_started.load(); }));
+    // Handed to worker 0, where it waits until the hog ends.
+    auto handed = spawn(
+        [&] {
+          idle.armed.store(true);
+          this_fiber::move_to(0);
+        },
+        {.name = "handed over"});
+    // Worker 1 has nothing it can run: it must go to sleep, not loop.
+    auto watcher = std::thread([&] {
+      const auto until = Clock::now() + weft::runtime::testing::kPatience;
+      while (idle.count.load() == 0 && Clock::now() < until) std::this_thread::yield();
+      slept.store(idle.count.load() > 0);
+    });
+    CHECK(hog.join());  // worker 1 slept while worker 0 spun
+    handed.join();
+    watcher.join();
+  });
+}
+
+TEST_CASE(
+    "a deadline armed after the idle worker went to sleep still fires while its worker spins") {
+  for_each_backend_with_two_workers([] {
+    IdleSleeps idle;
+    g_idle = &idle;
+    HookScope hook(count_worker_1_idle_sleeps);
+    std::atomic<bool> x_running{false}, x_woke{false};
+    // X holds worker 0 awake, owing nothing, until worker 1 has gone to
+    // sleep; then it parks with a deadline in worker 0's heap.
+    auto x = spawn(
+        [&] {
+          this_fiber::move_to(0);
+          x_running.store(true);
+          if (!busy_until([&] { return idle.count.load() > 0; })) return false;
+          this_fiber::sleep_for(100ms);
+          x_woke.store(true);
+          return true;
+        },
+        {.name = "x"});
+    this_fiber::move_to(1);
+    REQUIRE(eventually([&] { return x_running.load(); }));
+    // Y waits in worker 0's mailbox, which no other worker takes from, and
+    // runs there when X parks: it spins until X's deadline has fired.
+    auto y = spawn(
+        [&] {
+          idle.armed.store(true);
+          this_fiber::move_to(0);
+          return busy_until([&] { return x_woke.load(); });
+        },
+        {.name = "y"});
+    CHECK(x.join());  // worker 1 went to sleep while X ran
+    CHECK(y.join());  // X woke while worker 0 still spun in Y
   });
 }
