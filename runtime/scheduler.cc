@@ -135,12 +135,11 @@
 // wake-up for anyone), the worker takes Y, and Y spins: X's deadline would
 // wait for Y to end. So a worker with a fiber in its mailbox, awake or
 // about to wake for it, is looked at again within kBusyAfter, like one that
-// owes. Every other way
-// onto a worker wakes an idle one: a push does (see "Sleeping workers"),
-// and a sleeper first checks that no run queue or runnext slot holds a
-// fiber (any_work()), so a worker leaving its sleep to run what its timers
-// or I/O made ready has pushed it, and the woken worker finds it awake
-// and owing.
+// owes. Every other way onto a worker wakes an idle one: a push does (see
+// "Sleeping workers"), and a sleeper first checks that no run queue or
+// runnext slot holds a fiber (any_work()), so a worker leaving its sleep to
+// run what its timers or I/O made ready has pushed it, and the woken worker
+// finds it awake and owing.
 //
 // Other workers' mailboxes do not count as work for a worker about to
 // sleep (any_work(this)): it could not take what is there, and would loop

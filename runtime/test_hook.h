@@ -12,7 +12,7 @@
 //     if (p == HookPoint::kCloseFoundUser && obj == &the_socket) { ... }
 //   });
 //   ...
-//   runtime::detail::set_test_hook(nullptr);
+//   runtime::detail::set_test_hook(nullptr);   // or a TestHookScope around it
 //
 // A hook runs on whatever thread reaches the point, sometimes a worker in
 // its scheduler context, where it must not park.
@@ -60,5 +60,14 @@ inline void test_point(HookPoint p, const void* obj) {
     h(p, obj);
   }
 }
+
+// Installs `h` for one scope and removes it at the end (tests).
+class TestHookScope {
+ public:
+  explicit TestHookScope(Hook h) noexcept { set_test_hook(h); }
+  ~TestHookScope() { set_test_hook(nullptr); }
+  TestHookScope(const TestHookScope&) = delete;
+  TestHookScope& operator=(const TestHookScope&) = delete;
+};
 
 }  // namespace weft::runtime::detail

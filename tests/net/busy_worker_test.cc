@@ -9,7 +9,6 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
-#include <thread>
 
 #include "net/tcp_listener.h"
 #include "net/tcp_stream.h"
@@ -109,24 +108,19 @@ TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served"
 
 namespace {
 
-// Counts worker 1's idle sleeps once `armed`.
-struct IdleSleeps {
+// Set when worker 1, with nothing it can run, goes to sleep once `armed`.
+struct IdleSleep {
   std::atomic<bool> armed{false};
-  std::atomic<int> count{0};
+  std::atomic<bool> slept{false};
 };
-IdleSleeps* g_idle = nullptr;
+IdleSleep* g_idle = nullptr;
 
-void count_worker_1_idle_sleeps(weft::runtime::detail::HookPoint p, const void*) {
+void note_worker_1_idle_sleep(weft::runtime::detail::HookPoint p, const void*) {
   if (p == weft::runtime::detail::HookPoint::kIdleSleep && this_fiber::worker_index() == 1 &&
       g_idle->armed.load()) {
-    g_idle->count.fetch_add(1);
+    g_idle->slept.store(true);
   }
 }
-
-struct HookScope {
-  explicit HookScope(weft::runtime::detail::Hook h) { weft::runtime::detail::set_test_hook(h); }
-  ~HookScope() { weft::runtime::detail::set_test_hook(nullptr); }
-};
 
 // Two workers exactly: with more, a third might happen to be looking.
 template <class F>
@@ -147,11 +141,12 @@ void for_each_backend_with_two_workers(F body) {
 
 TEST_CASE("an idle worker sleeps while a busy worker's mailbox holds a fiber only it may run") {
   for_each_backend_with_two_workers([] {
-    IdleSleeps idle;
+    IdleSleep idle;
     g_idle = &idle;
-    HookScope hook(count_worker_1_idle_sleeps);
-    std::atomic<bool> hog_started{false}, slept{false};
-    auto hog = hog_worker_0(hog_started, slept);
+    weft::runtime::detail::TestHookScope hook(note_worker_1_idle_sleep);
+    std::atomic<bool> hog_started{false};
+    // Spins on worker 0 until worker 1 has gone to sleep.
+    auto hog = hog_worker_0(hog_started, idle.slept);
     this_fiber::move_to(1);
     REQUIRE(eventually([&] { return hog_started.load(); }));
     // Handed to worker 0, where it waits until the hog ends.
@@ -162,23 +157,17 @@ TEST_CASE("an idle worker sleeps while a busy worker's mailbox holds a fiber onl
         },
         {.name = "handed over"});
     // Worker 1 has nothing it can run: it must go to sleep, not loop.
-    auto watcher = std::thread([&] {
-      const auto until = Clock::now() + weft::runtime::testing::kPatience;
-      while (idle.count.load() == 0 && Clock::now() < until) std::this_thread::yield();
-      slept.store(idle.count.load() > 0);
-    });
     CHECK(hog.join());  // worker 1 slept while worker 0 spun
     handed.join();
-    watcher.join();
   });
 }
 
 TEST_CASE(
     "a deadline armed after the idle worker went to sleep still fires while its worker spins") {
   for_each_backend_with_two_workers([] {
-    IdleSleeps idle;
+    IdleSleep idle;
     g_idle = &idle;
-    HookScope hook(count_worker_1_idle_sleeps);
+    weft::runtime::detail::TestHookScope hook(note_worker_1_idle_sleep);
     std::atomic<bool> x_running{false}, x_woke{false};
     // X holds worker 0 awake, owing nothing, until worker 1 has gone to
     // sleep; then it parks with a deadline in worker 0's heap.
@@ -186,7 +175,7 @@ TEST_CASE(
         [&] {
           this_fiber::move_to(0);
           x_running.store(true);
-          if (!busy_until([&] { return idle.count.load() > 0; })) return false;
+          if (!busy_until([&] { return idle.slept.load(); })) return false;
           this_fiber::sleep_for(100ms);
           x_woke.store(true);
           return true;

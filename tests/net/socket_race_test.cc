@@ -44,12 +44,6 @@ struct Pair {
   }
 };
 
-// Installs a hook for one scope.
-struct HookScope {
-  explicit HookScope(hooks::Hook h) { hooks::set_test_hook(h); }
-  ~HookScope() { hooks::set_test_hook(nullptr); }
-};
-
 // True if `fd` still carries bytes both ways with its peer `peer`.
 bool still_connected(int fd, int peer) {
   char c = 0;
@@ -105,7 +99,7 @@ TEST_CASE(
         {.name = "reader"});
     inside.recv();
     {
-      HookScope hook(&let_the_last_user_leave);
+      hooks::TestHookScope hook(&let_the_last_user_leave);
       sock->close();
     }
     reader.join();
@@ -249,7 +243,7 @@ TEST_CASE(
         g_reg.armed = true;
         c = 0;
         {
-          HookScope hook(&another_registration_wins);
+          hooks::TestHookScope hook(&another_registration_wins);
           read_ok = x->recv(sock, &c, 1, Clock::now() + 30s, ReadHint::kReady).ok();
           // The winner's callback is woken by the same byte; wait for it, so
           // no report for this socket is still on its way when the hook goes.
@@ -294,7 +288,7 @@ TEST_CASE(
         Socket sock(p.a);
         g_mig.home = nullptr;
         g_mig.blocking_waits = 0;
-        HookScope hook(&count_blocking_waits);
+        hooks::TestHookScope hook(&count_blocking_waits);
         // A driver held across a park would be like this one: another worker's.
         IoDriver* x = another_workers_driver(&g_mig.home);
         // Worker X, idle once its scout is done, blocks in a wait whose list

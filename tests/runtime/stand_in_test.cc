@@ -52,11 +52,6 @@ void stall_the_sleepers_park(hooks::HookPoint p, const void*) {
   s.sleeper_woke_during_stall = s.sleeper_woke.load();
 }
 
-struct HookScope {
-  explicit HookScope(hooks::Hook h) { hooks::set_test_hook(h); }
-  ~HookScope() { hooks::set_test_hook(nullptr); }
-};
-
 }  // namespace
 
 TEST_CASE(
@@ -68,7 +63,7 @@ TEST_CASE(
   for (auto witness_delay = 100ms; !conclusive && witness_delay <= 6400ms; witness_delay *= 4) {
     Stall s;
     g_stall = &s;
-    HookScope hook(&stall_the_sleepers_park);
+    hooks::TestHookScope hook(&stall_the_sleepers_park);
     Runtime rt({.workers = 2});
     rt.run([&] {
       // A fiber ticking on worker 1 keeps it passing through its scheduler,
