@@ -48,9 +48,10 @@
 // The cost: a worker busy running one long CPU-bound fiber polls its driver
 // only between fibers (every 61 switches at least). An idle worker stands in
 // for it after 10 ms (see "A worker stuck in a fiber" in scheduler.cc): it
-// fires its timers and, for the readiness drivers, polls its descriptors
-// (EventSource::poll_for_busy_owner). An io_uring ring can be entered only by
-// its owner, so its operations wait for that worker.
+// fires its timers and polls its driver (EventSource::poll_for_busy_owner):
+// a readiness driver's descriptors directly; an io_uring ring, which only
+// its owner may enter, through a signal handler on the owner's thread (see
+// "A busy owner" in uring_driver.cc).
 #pragma once
 
 #include <sys/socket.h>

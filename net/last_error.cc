@@ -11,4 +11,7 @@ int last_error() noexcept {
   return errno;
 }
 
+SavedErrno::SavedErrno() noexcept : saved_(errno) {}
+SavedErrno::~SavedErrno() { errno = saved_; }
+
 }  // namespace weft::net

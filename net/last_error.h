@@ -20,4 +20,16 @@ namespace weft::net {
 // The calling thread's errno now; any thread.
 [[gnu::noinline]] int last_error() noexcept;
 
+// Keeps errno across a signal handler's system calls: declare one first.
+class SavedErrno {
+ public:
+  SavedErrno() noexcept;
+  ~SavedErrno();
+  SavedErrno(const SavedErrno&) = delete;
+  SavedErrno& operator=(const SavedErrno&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace weft::net

@@ -26,12 +26,12 @@
 // after the fiber has switched out, submits every SQE prepared since the last
 // round and waits, all in one io_uring_enter, then reaps the CQEs: for each
 // it stores cqe->res in the Op and, when the Op's last CQE is in, wakes the
-// fiber. CQEs are reaped only on the owner's thread (in poll(), or by a later
-// fiber that finds the SQ full), never between a fiber's prepare and its
-// park, so no wake can precede the park, and the Waiter needs no lock and no
-// claim. The woken fiber reads its result, and only then does its Op leave
-// scope; nothing touches the Op after wake(). waiters() counts parked Ops,
-// so the runtime never takes a worker waiting for CQEs for a deadlock.
+// fiber. CQEs are reaped only on the owner's thread (in poll(), by a later
+// fiber that finds the SQ full, or in the handler of a kick, see A busy
+// owner), never between a fiber's prepare and its park, so no wake can
+// precede the park, and the Waiter needs no lock and no claim. The woken fiber reads its result,
+// and only then does its Op leave scope; nothing touches the Op after wake(). waiters() counts
+// parked Ops, so the runtime never takes a worker waiting for CQEs for a deadlock.
 //
 // A fiber may run on any worker after it wakes. It parked on the ring it
 // submitted to, and that ring's owner reaps the CQE and wakes it, wherever it
@@ -110,12 +110,52 @@
 // running its callback.
 //
 // "On its owner thread" because SINGLE_ISSUER and DEFER_TASKRUN let no other
-// thread submit or reap. A worker thread other than worker 0 drains the rings
+// thread submit or reap (see A busy owner). A worker thread other than worker 0 drains the rings
 // it started when it exits (a thread_local list), which happens before the
 // scheduler's join returns and so before any stack is freed. Worker 0 is the
 // thread that called Runtime::run; its ring drains in the driver's destructor
 // when the runtime is destroyed on that thread, as it normally is. A runtime
 // destroyed on another thread leaves that one ring to the kernel's teardown.
+//
+// # A busy owner
+//
+// A worker running one long CPU-bound fiber neither submits its ring nor
+// reaps it, and with SINGLE_ISSUER and DEFER_TASKRUN no other thread may:
+// the kernel refuses another task's io_uring_enter (-EEXIST), and with
+// DEFER_TASKRUN the work that posts a completion runs only when the owner
+// asks for events. So an idle worker that stands in for a busy one (see "A
+// worker stuck in a fiber" in runtime/scheduler.cc) does not touch the ring:
+// it kicks the owner. poll_for_busy_owner() sends the owner thread SIGURG
+// (tgkill); the handler, on the owner thread and so allowed to enter the
+// ring, submits what is queued (the SQEs of fibers that parked after the
+// owner's last poll, cancels of expired deadlines), flushes the deferred
+// completion work and reaps. It may not wake a fiber (the scheduler's
+// queues are not signal-safe) or free the heap Op of notify_readable(), so
+// it pushes each finished Op on a lock-free list, and the kicking thread,
+// which waits up to 1 ms for the handler, wakes them from there; what it
+// does not wait for, its next look (within 10 ms) or the owner's next poll()
+// wakes. waiters() counts an Op until it is woken, so a handed Op keeps the
+// owner looked after.
+//
+// The handler runs on the owner thread at any instruction, so it must find
+// the ring consistent: it leaves the ring alone while the owner is inside an
+// operation or a poll. Each operation calls enter() before its first SQE and
+// leaves in the park's post step, after the fiber is switched out (or with
+// leave(), for the one that does not park); poll() does the same. That flag
+// is only ever shared with a signal handler of the same thread, so a relaxed
+// store and a compiler-only fence (atomic_signal_fence) are enough: no
+// atomic read-modify-write is added to an operation. A completion can then
+// never reach a fiber that has not parked: its SQE is submitted by the owner
+// after the park, or by a handler that found no operation under way. The
+// cost of the rule is the kick's: an owner caught inside an operation is
+// kicked again at the next look, which is also when a busy owner has
+// nothing to be stood in for.
+//
+// SIGURG is Go's choice for preemption: ignored by default, so a stray one
+// is harmless, and rarely used by programs (out-of-band TCP data). The
+// handler passes on every SIGURG it did not send (si_code SI_TKILL from
+// this process) to the handler installed before it, and is installed with
+// SA_RESTART, so a system call the busy fiber is in restarts.
 //
 // # sendfile
 //
@@ -276,12 +316,14 @@ Result<int> UringDriver::accept(Socket& s, sockaddr_storage* peer, Deadline d) {
 Result<void> UringDriver::notify_readable(Socket& s, runtime::Waiter& w) {
   if (s.closed()) return Result<void>::failure(ECANCELED);
   UringDriver& r = local();
-  r.reserve(1);
   auto* op = new Op(&w);
+  r.enter();
+  r.reserve(1);
   io_uring_sqe* e = r.sqe();
   io_uring_prep_poll_add(e, s.fd(), POLLIN);
   attach(*op, e, 0);
   r.expect_completion();
+  r.leave();
   return {};
 }
 
@@ -290,6 +332,7 @@ Result<void> UringDriver::connect(Socket& s, const sockaddr* addr, socklen_t len
   if (!use) return Result<void>::failure(ECANCELED);
   Op op("io_uring connect");
   UringDriver& r = local();
+  r.enter();
   // Room for the connect and a possible cancel, reserved up front:
   // reserving later could reap this op's own completion before it parks.
   r.reserve(2);
@@ -386,6 +429,7 @@ Result<size_t> UringDriver::sendfile(Socket& s, int file_fd, off_t offset, size_
   {
     Op op("io_uring sendfile");
     UringDriver& r = local();
+    r.enter();
     r.reserve(2);
     io_uring_sqe* a = r.sqe();
     io_uring_prep_splice(a, file_fd, offset, p.w, -1, static_cast<unsigned>(chunk), SPLICE_F_MOVE);

@@ -4,7 +4,9 @@
 #include "net/uring_ring.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,7 +40,19 @@ constexpr uint64_t kDrainTag = 2;   // the cancel of everything when stopping
 constexpr unsigned kSqEntries = 256;
 constexpr unsigned kCqEntries = 4096;
 
-void nothing(void*) {}
+// The kick of a busy owner (see A busy owner): SIGURG, as Go's preemption
+// uses, because its default action is to ignore it, so a stray one is
+// harmless; the handler passes on every SIGURG it did not send.
+constexpr int kKickSignal = SIGURG;
+// How long a kicking thread waits for the handler to have run before it
+// leaves the wake-ups to its next look or to the owner.
+constexpr auto kKickPatience = std::chrono::milliseconds(1);
+struct sigaction g_old_kick_action;
+
+// The ring the thread started or polled last, for its kick handler. A
+// thread is kicked only once it has started a ring, which wrote this, so
+// the handler's read finds the thread's TLS block allocated.
+thread_local UringRing* tl_polled = nullptr;
 
 __kernel_timespec to_timespec(Deadline d) {
   int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
@@ -62,6 +76,14 @@ thread_local ThreadRings tl_rings;
 
 UringRing::UringRing(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOEXEC)) {
   if (wake_fd_ < 0) throw std::system_error(last_error(), std::system_category(), "weft: eventfd");
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa = {};
+    sa.sa_sigaction = &UringRing::on_kick;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(kKickSignal, &sa, &g_old_kick_action);
+  });
   constexpr unsigned kTries[] = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
       IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -83,6 +105,7 @@ UringRing::UringRing(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOE
 }
 
 UringRing::~UringRing() {
+  if (tl_polled == this) tl_polled = nullptr;
   {
     std::lock_guard<std::mutex> g(g_rings_mu);
     if (owner_) {
@@ -107,12 +130,19 @@ void UringRing::start() {
     tl_rings.rings.push_back(this);
     owner_ = &tl_rings;
   }
+  tl_polled = this;
+  owner_tid_.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_release);
+  enter();
   arm_wake();
+  leave();
 }
 
 void UringRing::drain() {
   if (!started_ || draining_) return;
+  if (tl_polled == this) tl_polled = nullptr;
+  enter();
   draining_ = true;
+  wake_handed(false);  // frees the heap Ops among them
   reserve(1);
   io_uring_sqe* c = io_uring_get_sqe(&ring_);
   io_uring_prep_cancel64(c, 0, IORING_ASYNC_CANCEL_ANY);
@@ -121,6 +151,7 @@ void UringRing::drain() {
     io_uring_submit_and_wait(&ring_, 1);
     reap();
   }
+  leave();
 }
 
 ThreadRings::~ThreadRings() {
@@ -184,9 +215,12 @@ void UringRing::prepare_cancel(Op& op) {
 
 void UringRing::park(Op& op, const char* what, const void* obj) {
   waiting_.fetch_add(1, std::memory_order_seq_cst);
-  // Nothing to do after the switch: the SQE waits in the ring until poll().
-  runtime::park_then(op.waiter, kNoDeadline, what, obj, &nothing, nullptr);
+  // The SQE waits in the ring until poll(); once the fiber is switched out a
+  // kick may submit and complete it (see A busy owner).
+  runtime::park_then(op.waiter, kNoDeadline, what, obj, &UringRing::leave_after_park, this);
 }
+
+void UringRing::leave_after_park(void* ring) { static_cast<UringRing*>(ring)->leave(); }
 
 int UringRing::deadline_result(int res, Deadline d) {
   return res == -ECANCELED && d != kNoDeadline && Clock::now() >= d ? -ETIMEDOUT : res;
@@ -202,6 +236,9 @@ void UringRing::arm_wake() {
 
 void UringRing::poll(Deadline d) {
   if (!started_) start();
+  tl_polled = this;
+  enter();
+  wake_handed(true);
   if (!wake_armed_) arm_wake();
   cancel_expired();
   if (!timed_.empty()) d = std::min(d, timed_.top_key());
@@ -222,6 +259,7 @@ void UringRing::poll(Deadline d) {
     io_uring_submit_and_wait(&ring_, 1);  // -EINTR: a signal; the caller polls again
   }
   reap();
+  leave();
 }
 
 void UringRing::reap() {
@@ -257,6 +295,14 @@ void UringRing::complete(uint64_t tag, int res) {
   op->res[tag & (alignof(Op) - 1)] = res;
   if (--op->pending == 0) {
     remove_timed(*op);
+    if (in_kick_) {
+      // A signal handler may not wake (or free): the kicking thread will.
+      op->handed_next = handed_.load(std::memory_order_relaxed);
+      while (!handed_.compare_exchange_weak(op->handed_next, op, std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+      }
+      return;
+    }
     waiting_.fetch_sub(1, std::memory_order_seq_cst);
     if (runtime::Waiter* t = op->target) {
       delete op;
@@ -264,6 +310,66 @@ void UringRing::complete(uint64_t tag, int res) {
       return;
     }
     if (!draining_) runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone now
+  }
+}
+
+void UringRing::on_kick(int sig, siginfo_t* info, void* context) {
+  if (info->si_code == SI_TKILL && info->si_pid == getpid()) {
+    SavedErrno saved;
+    if (UringRing* r = tl_polled) r->serve_kick();
+    return;
+  }
+  const struct sigaction& old = g_old_kick_action;
+  if (old.sa_flags & SA_SIGINFO) {
+    if (old.sa_sigaction) old.sa_sigaction(sig, info, context);
+  } else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+    old.sa_handler(sig);
+  }
+}
+
+void UringRing::serve_kick() noexcept {
+  if (in_use_.load(std::memory_order_relaxed) || !started_ || draining_) {
+    // The owner is in the middle of an operation or a poll, so not stuck.
+    kicks_served_.fetch_add(1, std::memory_order_release);
+    return;
+  }
+  enter();
+  in_kick_ = true;
+  cancel_expired();
+  io_uring_submit_and_get_events(&ring_);
+  reap();
+  in_kick_ = false;
+  leave();
+  kicks_served_.fetch_add(1, std::memory_order_release);
+}
+
+bool UringRing::poll_for_busy_owner() {
+  const pid_t tid = owner_tid_.load(std::memory_order_acquire);
+  if (tid == 0) return true;  // never started: nothing in flight
+  wake_handed(true);
+  const uint32_t served = kicks_served_.load(std::memory_order_acquire);
+  if (syscall(SYS_tgkill, getpid(), tid, kKickSignal) != 0) return true;
+  const Deadline give_up = Clock::now() + kKickPatience;
+  while (kicks_served_.load(std::memory_order_acquire) == served && Clock::now() < give_up) {
+    sched_yield();
+  }
+  wake_handed(true);
+  return true;
+}
+
+void UringRing::wake_handed(bool wake) {
+  if (handed_.load(std::memory_order_relaxed) == nullptr) return;  // no exchange per poll
+  Op* op = handed_.exchange(nullptr, std::memory_order_acquire);
+  while (op) {
+    Op* next = op->handed_next;
+    waiting_.fetch_sub(1, std::memory_order_seq_cst);
+    if (runtime::Waiter* t = op->target) {
+      delete op;
+      if (wake) runtime::wake(*t, WakeReason::kWoken);
+    } else if (wake) {
+      runtime::wake(op->waiter, WakeReason::kWoken);  // `op` may be gone now
+    }
+    op = next;
   }
 }
 

@@ -23,11 +23,16 @@
 //   ...
 //   r.park(op, "io_uring sendfile", &sock);  // op.res[0], op.res[1] are in
 //
-// Everything but interrupt() and waiters() runs on the ring's owner thread:
-// in a fiber on that worker (after local()) or in its poll().
+// Everything but interrupt(), waiters() and poll_for_busy_owner() runs on
+// the ring's owner thread: in a fiber on that worker (after local()) or in
+// its poll(). An operation's steps run between enter() and the park (or
+// leave()), where the kick of a busy owner leaves the ring alone (see A busy
+// owner, in net/uring_driver.cc).
 #pragma once
 
 #include <liburing.h>
+#include <signal.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstddef>
@@ -50,6 +55,7 @@ struct alignas(8) Op {
   explicit Op(runtime::Waiter* t) : target(t) {}
   runtime::Waiter waiter;
   runtime::Waiter* target = nullptr;
+  Op* handed_next = nullptr;  // on the ring's list of Ops a kick completed
   int res[2] = {0, 0};
   int pending = 0;         // CQEs still to come; the ring owner's
   uint32_t heap_slot = 0;  // the ring's deadline heap's (see Deadlines)
@@ -68,6 +74,9 @@ class UringRing : public IoDriver {
   void poll(Deadline d) final;
   void interrupt() final;
   size_t waiters() const final { return waiting_.load(std::memory_order_seq_cst); }
+  // Any thread: has the owner, stuck in a fiber, submit and reap its ring in
+  // a signal handler, then wakes the fibers whose operations completed.
+  bool poll_for_busy_owner() final;
 
   // The ring of the worker running the calling fiber, started. Fibers only;
   // UsageError outside an io_uring runtime.
@@ -79,7 +88,18 @@ class UringRing : public IoDriver {
   static int run(const char* what, const void* obj, Deadline d, Prep prep);
 
   // The steps of an operation, for those run() does not fit. Fibers only,
-  // on local().
+  // on local(), between enter() and park() or leave().
+  // Starts an operation: until the fiber has parked (or leave()), a kick
+  // leaves the ring alone.
+  void enter() noexcept {
+    in_use_.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  // Ends an operation that does not park.
+  void leave() noexcept {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    in_use_.store(false, std::memory_order_relaxed);
+  }
   // Makes room for `n` SQEs, submitting what is queued if need be.
   void reserve(unsigned n);
   // The next free SQE; reserve() first.
@@ -114,10 +134,23 @@ class UringRing : public IoDriver {
   void arm_wake();
   void reap();
   void complete(uint64_t tag, int res);
+  // A busy owner (see the essay): the signal handler, its work on the owner
+  // thread, and the wake-ups it leaves to the kicking thread.
+  static void on_kick(int sig, siginfo_t* info, void* context);
+  void serve_kick() noexcept;
+  // Wakes the Ops a kick completed (frees the heap ones only, if !wake).
+  void wake_handed(bool wake);
+  static void leave_after_park(void* ring);
 
   const int worker_;
-  const int wake_fd_;  // blocking, so the ring's read of it waits
-  std::atomic<size_t> waiting_{0};
+  const int wake_fd_;               // blocking, so the ring's read of it waits
+  std::atomic<size_t> waiting_{0};  // Ops not yet woken, handed ones included
+  std::atomic<pid_t> owner_tid_{0};
+  std::atomic<uint32_t> kicks_served_{0};
+  std::atomic<Op*> handed_{nullptr};  // completed by a kick, to be woken
+  // The owner thread and its kick handler only.
+  std::atomic<bool> in_use_{false};
+  bool in_kick_ = false;  // complete() hands Ops over instead of waking them
   // The rest belongs to the owner thread.
   bool started_ = false;
   bool taskrun_flag_ = false;
@@ -135,6 +168,7 @@ template <class Prep>
 int UringRing::run(const char* what, const void* obj, Deadline d, Prep prep) {
   Op op(what);
   UringRing& r = local();
+  r.enter();
   r.reserve(1);
   io_uring_sqe* e = r.sqe();
   prep(e);

@@ -120,12 +120,13 @@
 // idle. So a worker with nothing to run, before it sleeps, looks at the
 // others: one that is awake, has not switched for kBusyAfter (10 ms; each
 // worker counts its switches) and has timers or I/O waiters is stood in
-// for: the idle worker fires its due timers and, where the source allows it
-// (the readiness backends; an io_uring ring is only ever entered by its
-// owner), polls its I/O without blocking. The fibers woken run on the idle
-// worker. While some awake worker owes timers or I/O, idle workers sleep at
-// most kBusyAfter (about 100 wake-ups a second each), which bounds how late
-// a stranded deadline or event is served.
+// for: the idle worker fires its due timers and has its EventSource polled
+// without blocking (poll_for_busy_owner: a readiness driver polls the
+// descriptors itself; an io_uring ring, which only its owner may enter, is
+// submitted and reaped in a signal handler on the owner's thread). The
+// fibers woken run on the idle worker. While some awake worker owes timers or I/O, idle workers
+// sleep at most kBusyAfter (about 100 wake-ups a second each), which bounds how late a stranded
+// deadline or event is served.
 //
 // A worker that owes nothing can come to owe, and then get stuck, without
 // waking anyone, in one way: it runs fiber X while Y waits in its mailbox
