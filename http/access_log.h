@@ -40,13 +40,15 @@ struct AccessRecord {
   std::string_view target() const { return part(2); }
   std::string_view referer() const { return part(3); }
   std::string_view user_agent() const { return part(4); }
+  std::string_view user() const { return part(5); }  // authenticated (Basic), else empty
 
   static AccessRecord make(std::chrono::system_clock::time_point time, std::string_view peer,
                            std::string_view method, std::string_view target,
-                           std::string_view referer, std::string_view user_agent) {
+                           std::string_view referer, std::string_view user_agent,
+                           std::string_view user = {}) {
     AccessRecord r;
     r.time = time;
-    const std::string_view parts[kParts] = {peer, method, target, referer, user_agent};
+    const std::string_view parts[kParts] = {peer, method, target, referer, user_agent, user};
     size_t total = 0;
     for (auto p : parts) total += p.size();
     r.text_.reserve(total);
@@ -58,7 +60,7 @@ struct AccessRecord {
   }
 
  private:
-  static constexpr int kParts = 5;
+  static constexpr int kParts = 6;
   std::string_view part(int i) const {
     uint32_t b = i == 0 ? 0 : end_[i - 1];
     return std::string_view(text_).substr(b, end_[i] - b);

@@ -5,7 +5,8 @@
 
 namespace weft::http::detail {
 
-void AccessRecorder::finish(const RequestHead* head, int status, uint64_t bytes) {
+void AccessRecorder::finish(const RequestHead* head, int status, uint64_t bytes,
+                            std::string_view user) {
   if (!log_) return;
   if (!head) start();
   std::string_view referer, agent;
@@ -13,8 +14,9 @@ void AccessRecorder::finish(const RequestHead* head, int status, uint64_t bytes)
     if (const Header* h = find_header(*head, "referer")) referer = h->value;
     if (const Header* h = find_header(*head, "user-agent")) agent = h->value;
   }
-  AccessRecord r = AccessRecord::make(time_, peer_host_, head ? head->method : std::string_view(),
-                                      head ? head->target : std::string_view(), referer, agent);
+  AccessRecord r =
+      AccessRecord::make(time_, peer_host_, head ? head->method : std::string_view(),
+                         head ? head->target : std::string_view(), referer, agent, user);
   r.status = status;
   r.bytes = bytes;
   r.version_minor = head ? head->version_minor : -1;

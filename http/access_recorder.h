@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "http/access_log.h"
 #include "http/request_parser.h"
@@ -34,8 +35,8 @@ class AccessRecorder {
   }
   // Its answer, `status` with `bytes` of body, is out: hands the log its
   // record. `head` null when no request line was understood (the record
-  // then starts now). Never blocks.
-  void finish(const RequestHead* head, int status, uint64_t bytes);
+  // then starts now); `user` the authenticated user, if any. Never blocks.
+  void finish(const RequestHead* head, int status, uint64_t bytes, std::string_view user = {});
 
  private:
   AccessLog* const log_;

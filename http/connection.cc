@@ -214,7 +214,7 @@ bool Connection::handle(Request& req) {
   if (threw) {
     if (res.head_sent()) {
       // Part of the answer is out: all that is left is to cut the connection.
-      recorder_.finish(&head, res.status(), writer_.body_bytes());
+      recorder_.finish(&head, res.status(), writer_.body_bytes(), res.log_user());
       return false;
     }
     res = Response();
@@ -229,7 +229,7 @@ bool Connection::handle(Request& req) {
   }
   if (!body_.drain(*bufs_)) writer_.close_after();
   const bool ok = writer_.finish(res);
-  recorder_.finish(&head, res.status(), writer_.body_bytes());
+  recorder_.finish(&head, res.status(), writer_.body_bytes(), res.log_user());
   return ok && !writer_.closing();
 }
 

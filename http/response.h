@@ -150,6 +150,11 @@ class Response {
 
   const Body& body() const noexcept { return body_; }
 
+  // The user the request authenticated as (BasicAuth sets it), for the
+  // access log's user field; empty for none.
+  void set_log_user(std::string user) { log_user_ = std::move(user); }
+  std::string_view log_user() const noexcept { return log_user_; }
+
  private:
   friend class detail::ResponseWriter;
   template <class B>
@@ -166,6 +171,7 @@ class Response {
   std::optional<uint64_t> declared_length_;                  // a Content-Length the handler set
   std::vector<std::pair<std::string, std::string>> fields_;  // the handler's, in order
   std::string_view raw_headers_;
+  std::string log_user_;
   Body body_;
   detail::ResponseWriter* writer_ = nullptr;  // the connection's, for write()
 };

@@ -56,6 +56,15 @@ void append_escaped(std::string& out, std::string_view s) {
   out.append(s.data() + plain, s.size() - plain);
 }
 
+// A field of the common and combined formats: "-" when it is empty.
+void append_escaped_or_dash(std::string& out, std::string_view s) {
+  if (s.empty()) {
+    out += '-';
+  } else {
+    append_escaped(out, s);
+  }
+}
+
 void append_json_string(std::string& out, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
   out += '"';
@@ -231,12 +240,16 @@ void Logger::format_access(const AccessRecord& r) {
     append_json_string(out, r.referer());
     out += ",\"user_agent\":";
     append_json_string(out, r.user_agent());
+    out += ",\"user\":";
+    append_json_string(out, r.user());
     out += ",\"duration_us\":";
     append_uint(out, static_cast<uint64_t>(r.duration.count()));
     out += "}\n";
   } else {
     out += r.peer().empty() ? std::string_view("-") : r.peer();
-    out += " - - [";
+    out += " - ";
+    append_escaped_or_dash(out, r.user());
+    out += " [";
     append_time(out, r.time, "%d/%b/%Y:%H:%M:%S +0000");
     out += "] \"";
     if (r.method().empty()) {
@@ -254,15 +267,9 @@ void Logger::format_access(const AccessRecord& r) {
     append_uint(out, r.bytes);
     if (options_.format == AccessFormat::kCombined) {
       out += " \"";
-      if (r.referer().empty())
-        out += '-';
-      else
-        append_escaped(out, r.referer());
+      append_escaped_or_dash(out, r.referer());
       out += "\" \"";
-      if (r.user_agent().empty())
-        out += '-';
-      else
-        append_escaped(out, r.user_agent());
+      append_escaped_or_dash(out, r.user_agent());
       out += '"';
     }
     out += '\n';

@@ -13,6 +13,11 @@ BlockingPool& BlockingPool::log_lane() {
   return *pool;
 }
 
+BlockingPool& BlockingPool::hash_lane() {
+  static BlockingPool* pool = new BlockingPool(kHashThreads);  // leaked, as instance()
+  return *pool;
+}
+
 BlockingPool::BlockingPool(int threads) {
   for (int i = 0; i < threads; ++i) {
     threads_.emplace_back([this] { loop(); });

@@ -83,6 +83,11 @@ void add_flags(CLI::App& app, Flags& f) {
       ->capture_default_str();
   app.add_option("--vhost", f.vhosts, "serve DIR for Host HOST (repeatable): HOST=DIR");
   app.add_option("--error-page", f.error_pages, "page for a status (repeatable): CODE=FILE");
+  app.add_option("--auth", f.auth,
+                 "ask for HTTP Basic credentials of a user in FILE (crypt(3) hashes) under "
+                 "PREFIX (repeatable): PREFIX=FILE");
+  app.add_option("--auth-realm", f.auth_realm, "realm named in the Basic challenge")
+      ->capture_default_str();
   app.add_flag("--follow-symlinks", f.follow_symlinks,
                "follow symlinks that lead outside the root");
   app.add_option("--deny-dotfiles", f.deny_dotfiles,

@@ -46,6 +46,8 @@ struct Flags {
   std::string stats_path;
   std::vector<std::string> stats_allow = {"127.0.0.0/8", "::1"};
   std::string port_file;
+  std::vector<std::string> auth;  // PREFIX=HTPASSWD_FILE
+  std::string auth_realm = "weftd";
 };
 
 // Declares every weftd flag on `app`, writing into `f`.

@@ -6,13 +6,14 @@
 //   bazel run -c opt //:weftd -- --root=www --port=8080 --io=io_uring
 //
 // Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish,
-// queued log lines are written), SIGHUP reopens the logs (logrotate),
-// SIGQUIT writes a dump of every fiber to the error log.
+// queued log lines are written), SIGHUP reopens the logs (logrotate) and
+// re-reads the --auth files, SIGQUIT writes a dump of every fiber to the
+// error log.
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
-// root and the virtual hosts), stats_page.h (--stats-path) and
-// address_list.h (--stats-allow).
+// root and the virtual hosts), auth.h (--auth), stats_page.h (--stats-path)
+// and address_list.h (--stats-allow).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -30,6 +31,7 @@
 #include "net/tcp_listener.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
+#include "weftd/auth.h"
 #include "weftd/flags.h"
 #include "weftd/sites.h"
 #include "weftd/stats_page.h"
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
   }
 
   Sites sites(f);
+  Auth auth(f);
   net::Backend backend;
   runtime::Options ro;
   try {
@@ -117,6 +120,11 @@ int main(int argc, char** argv) {
     if (auto r = log.start(); !r) die("cannot open the logs: " + r.message());
     log.install_as_report_sink();
     sites.open();
+    if (!auth.empty()) {
+      log.error(runtime::Severity::kWarn,
+                "--auth over plain HTTP: Basic credentials cross the network readable by anyone "
+                "on the path; serve them over TLS");
+    }
 
     // The kernel holds a connection until its first bytes arrive, up to the
     // header timeout: one wake-up per connection instead of two.
@@ -138,6 +146,7 @@ int main(int argc, char** argv) {
     server = std::make_unique<http::Server>(
         std::move(l.value()),
         [&](http::Request& req, http::Response& res) {
+          if (!auth.admit(req, res)) return;
           if (stats_page.shows(req)) return stats_page.answer(res, {*server, sites, log, backend});
           sites.for_host(req.host())(req, res);
         },
@@ -152,8 +161,10 @@ int main(int argc, char** argv) {
         [&] {
           while (auto sig = signals.recv()) {
             if (*sig == SIGHUP) {
-              log.error(runtime::Severity::kInfo, "SIGHUP: reopening the logs");
+              log.error(runtime::Severity::kInfo,
+                        "SIGHUP: reopening the logs and re-reading the --auth files");
               log.reopen();
+              for (const std::string& e : auth.reload()) log.error(runtime::Severity::kError, e);
             } else if (*sig == SIGQUIT) {
               log.error(runtime::Severity::kInfo, "SIGQUIT: fiber dump\n" + runtime::fiber_dump());
             } else {

@@ -3,6 +3,7 @@
 // Every wait here is for an effect the test can see (a port file, a log
 // line, a file reappearing), with a generous deadline, never a sleep that
 // hopes the process got there.
+#include <crypt.h>
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -103,6 +104,28 @@ struct Weftd {
 };
 
 const char* const kBackends[] = {"epoll", "io_uring", "poll", "select"};
+
+// An htpasswd line for `user` with a bcrypt hash of `password`.
+std::string htpasswd_line(const std::string& user, const char* password) {
+  char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+  REQUIRE(crypt_gensalt_rn("$2b$", 0, nullptr, 0, setting, sizeof setting) != nullptr);
+  crypt_data data = {};
+  const char* h = crypt_rn(password, setting, &data, sizeof data);
+  REQUIRE((h && h[0] == '$'));
+  return user + ":" + h + "\n";
+}
+
+// A GET of `path` with the Basic credentials "user:password" (already in
+// base64) on a fresh connection.
+RawResponse get_as(int port, const std::string& path, const std::string& basic) {
+  RawConnection c(port);
+  REQUIRE(c.connected());
+  REQUIRE(c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" +
+                 "Authorization: Basic " + basic + "\r\n\r\n"));
+  std::optional<RawResponse> r = c.read_response();
+  REQUIRE_MESSAGE(r.has_value(), "GET " << path << ": " << c.why());
+  return std::move(*r);
+}
 
 }  // namespace
 
@@ -275,6 +298,60 @@ TEST_CASE("the stats page answers only --stats-allow peers, loopback unless told
   }
 }
 
+TEST_CASE("--auth asks for Basic credentials beneath its prefix and logs the user") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    ::mkdir((dir.path + "/root").c_str(), 0755);
+    ::mkdir((dir.path + "/root/private").c_str(), 0755);
+    write_file(dir.path + "/root/private/s.txt", "secret\n");
+    write_file(dir.path + "/root/p.txt", "public\n");
+    write_file(dir.path + "/users", htpasswd_line("ann", "pw"));
+    const std::string access = dir.path + "/access.log";
+    Weftd w(dir.path, {"--root=" + dir.path + "/root", "--io=" + std::string(io),
+                       "--auth=/private/=" + dir.path + "/users", "--auth-realm=vault",
+                       "--access-log=" + access});
+    CHECK(w.logged("[warn] --auth over plain HTTP"));
+    CHECK(w.get("/p.txt").status == 200);
+    RawResponse r = w.get("/private/s.txt");
+    CHECK(r.status == 401);
+    CHECK(r.header("www-authenticate") == "Basic realm=\"vault\", charset=\"UTF-8\"");
+    // The prefix is matched on the path as the file handler reads it.
+    CHECK(w.get("/private").status == 401);
+    CHECK(w.get("/%70rivate/s.txt").status == 401);
+    CHECK(w.get("/p.txt/../private//s.txt").status == 401);
+    CHECK(w.get("/privateer").status == 404);  // not beneath the prefix
+    CHECK(get_as(w.port, "/private/s.txt", "YW5uOnB3").body == "secret\n");  // ann:pw
+    CHECK(get_as(w.port, "/private/s.txt", "YW5uOnB4").status == 401);       // ann:px
+    CHECK(get_as(w.port, "/private/s.txt", "Ym9iOnB3").status == 401);       // bob:pw
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+    const std::string log = read_file(access);
+    CHECK(log.find(" - ann [") != std::string::npos);
+    CHECK(log.find("\"GET /private/s.txt HTTP/1.1\" 200") != std::string::npos);
+    CHECK(std::count(log.begin(), log.end(), '\n') == 9);  // every request
+  }
+}
+
+TEST_CASE("SIGHUP re-reads the --auth files, and a bad one keeps its previous users") {
+  TempDir dir;
+  write_file(dir.path + "/users", htpasswd_line("ann", "pw"));
+  Weftd w(dir.path, {"--root=" + dir.path, "--auth=/=" + dir.path + "/users", "--access-log=off"});
+  CHECK(get_as(w.port, "/", "YW5uOnB3").status != 401);  // ann:pw
+  write_file(dir.path + "/users", htpasswd_line("bob", "pw"));
+  w.signal(SIGHUP);
+  CHECK(eventually([&] { return get_as(w.port, "/", "Ym9iOnB3").status != 401; }));  // bob:pw
+  CHECK(get_as(w.port, "/", "YW5uOnB3").status == 401);
+  write_file(dir.path + "/users", "ann:plaintext\n");
+  w.signal(SIGHUP);
+  REQUIRE(w.logged("keeping its previous users"));
+  CHECK(read_file(w.error_log).find("users:1: user 'ann': not a current crypt(3) hash") !=
+        std::string::npos);
+  CHECK(get_as(w.port, "/", "Ym9iOnB3").status != 401);
+  w.signal(SIGTERM);
+  CHECK(w.wait_exit() == 0);
+}
+
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
   struct Case {
     std::vector<std::string> args;
@@ -289,6 +366,11 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
       {{"--stats-allow=10.0.0.0/33"}, "--stats-allow wants ADDR or ADDR/BITS"},
       {{"--stats-allow=localhost"}, "--stats-allow wants ADDR or ADDR/BITS"},
       {{"--deny-dotfiles=maybe"}, "maybe"},
+      {{"--auth=private=/etc/passwd"}, "--auth wants PREFIX=HTPASSWD_FILE"},
+      {{"--auth=/private"}, "--auth wants PREFIX=HTPASSWD_FILE"},
+      {{"--auth=/private=/nonexistent/users"}, "/nonexistent/users: cannot read"},
+      {{"--auth=/../x=/etc/passwd"}, "climbs above the root"},
+      {{"--auth-realm=a\"b"}, "--auth-realm may not hold"},
   };
   for (auto& c : cases) {
     INFO(c.args[0]);
