@@ -152,10 +152,25 @@
 // nothing to be stood in for.
 //
 // SIGURG is Go's choice for preemption: ignored by default, so a stray one
-// is harmless, and rarely used by programs (out-of-band TCP data). The
-// handler passes on every SIGURG it did not send (si_code SI_TKILL from
-// this process) to the handler installed before it, and is installed with
-// SA_RESTART, so a system call the busy fiber is in restarts.
+// is harmless, and rarely used by programs (out-of-band TCP data). A kick is
+// sent with rt_tgsigqueueinfo and carries a cookie in si_value; the handler
+// passes on every SIGURG without it (raise(), pthread_kill(), another
+// runtime's) to the handler installed before it. The owner unblocks SIGURG
+// when it starts its ring, as a program that blocks every signal before it
+// starts the runtime would hold kicks back for good. One kick per ring is
+// outstanding at a time: while the last is unserved (the owner descheduled,
+// or ThreadSanitizer holding signals until its next intercepted call),
+// another would only queue, and the kicking thread neither sends nor waits.
+//
+// A kick interrupts whatever the busy fiber does. With SA_RESTART a read or
+// write on a blocking descriptor restarts, but calls that never restart
+// (poll, epoll_wait, select, nanosleep, a connect on a blocking socket, a
+// socket with a receive timeout) return EINTR, as under any signal. A fiber
+// that blocks its worker in such a call instead of parking is kicked every
+// 10 ms, which is also what serves the fibers stranded behind it. The drain
+// at stop counts the Ops still in flight on the owner thread (in_flight_),
+// not waiters(): a kicking thread may hold handed Ops it has yet to count
+// down.
 //
 // # sendfile
 //

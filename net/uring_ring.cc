@@ -19,6 +19,7 @@
 
 #include "net/last_error.h"
 #include "net/uring_driver.h"
+#include "runtime/test_hook.h"
 
 // errno only through last_error(): a fiber may resume on another thread.
 #undef errno
@@ -49,10 +50,15 @@ constexpr int kKickSignal = SIGURG;
 constexpr auto kKickPatience = std::chrono::milliseconds(1);
 struct sigaction g_old_kick_action;
 
-// The ring the thread started or polled last, for its kick handler. A
-// thread is kicked only once it has started a ring, which wrote this, so
-// the handler's read finds the thread's TLS block allocated.
-thread_local UringRing* tl_polled = nullptr;
+// The ring the thread started or polled last, for its kick handler. Only a
+// kick (our cookie) reads it, and a thread is kicked only once it has
+// started a ring, which wrote it, so the read finds the thread's TLS block
+// allocated. A ring destroyed on another thread clears it (polled_slot_).
+thread_local std::atomic<UringRing*> tl_polled{nullptr};
+
+// What si_value carries in our kicks: tells them from any other SIGURG
+// (raise(), pthread_kill(), another runtime's preemption).
+char g_kick_cookie;
 
 __kernel_timespec to_timespec(Deadline d) {
   int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d.time_since_epoch()).count();
@@ -82,7 +88,9 @@ UringRing::UringRing(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOE
     sa.sa_sigaction = &UringRing::on_kick;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    sigaction(kKickSignal, &sa, &g_old_kick_action);
+    // The old action is known before ours can run and pass a signal on.
+    sigaction(kKickSignal, nullptr, &g_old_kick_action);
+    sigaction(kKickSignal, &sa, nullptr);
   });
   constexpr unsigned kTries[] = {
       IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
@@ -105,10 +113,11 @@ UringRing::UringRing(int worker) : worker_(worker), wake_fd_(eventfd(0, EFD_CLOE
 }
 
 UringRing::~UringRing() {
-  if (tl_polled == this) tl_polled = nullptr;
   {
     std::lock_guard<std::mutex> g(g_rings_mu);
     if (owner_) {
+      UringRing* self = this;
+      polled_slot_->compare_exchange_strong(self, nullptr);
       if (owner_ == &tl_rings) drain();  // the owner thread (worker 0's, usually)
       std::erase(owner_->rings, this);
     }
@@ -130,7 +139,14 @@ void UringRing::start() {
     tl_rings.rings.push_back(this);
     owner_ = &tl_rings;
   }
-  tl_polled = this;
+  polled_slot_ = &tl_polled;
+  tl_polled.store(this, std::memory_order_relaxed);
+  // A program that blocked signals before starting the runtime blocked the
+  // kick too: the owner of a ring takes it.
+  sigset_t kick;
+  sigemptyset(&kick);
+  sigaddset(&kick, kKickSignal);
+  pthread_sigmask(SIG_UNBLOCK, &kick, nullptr);
   owner_tid_.store(static_cast<pid_t>(syscall(SYS_gettid)), std::memory_order_release);
   enter();
   arm_wake();
@@ -139,7 +155,9 @@ void UringRing::start() {
 
 void UringRing::drain() {
   if (!started_ || draining_) return;
-  if (tl_polled == this) tl_polled = nullptr;
+  owner_tid_.store(0, std::memory_order_release);  // no more kicks
+  UringRing* self = this;
+  polled_slot_->compare_exchange_strong(self, nullptr);
   enter();
   draining_ = true;
   wake_handed(false);  // frees the heap Ops among them
@@ -147,7 +165,9 @@ void UringRing::drain() {
   io_uring_sqe* c = io_uring_get_sqe(&ring_);
   io_uring_prep_cancel64(c, 0, IORING_ASYNC_CANCEL_ANY);
   io_uring_sqe_set_data64(c, kDrainTag);
-  while ((waiters() != 0 || wake_armed_) && !drain_refused_) {
+  // Not waiters(): a kicking thread may hold handed Ops it has not counted
+  // down yet.
+  while ((in_flight_ != 0 || wake_armed_) && !drain_refused_) {
     io_uring_submit_and_wait(&ring_, 1);
     reap();
   }
@@ -214,6 +234,7 @@ void UringRing::prepare_cancel(Op& op) {
 }
 
 void UringRing::park(Op& op, const char* what, const void* obj) {
+  ++in_flight_;
   waiting_.fetch_add(1, std::memory_order_seq_cst);
   // The SQE waits in the ring until poll(); once the fiber is switched out a
   // kick may submit and complete it (see A busy owner).
@@ -236,7 +257,7 @@ void UringRing::arm_wake() {
 
 void UringRing::poll(Deadline d) {
   if (!started_) start();
-  tl_polled = this;
+  tl_polled.store(this, std::memory_order_relaxed);
   enter();
   wake_handed(true);
   if (!wake_armed_) arm_wake();
@@ -295,7 +316,9 @@ void UringRing::complete(uint64_t tag, int res) {
   op->res[tag & (alignof(Op) - 1)] = res;
   if (--op->pending == 0) {
     remove_timed(*op);
+    --in_flight_;
     if (in_kick_) {
+      runtime::detail::test_point(runtime::detail::HookPoint::kKickCompleted, this);
       // A signal handler may not wake (or free): the kicking thread will.
       op->handed_next = handed_.load(std::memory_order_relaxed);
       while (!handed_.compare_exchange_weak(op->handed_next, op, std::memory_order_release,
@@ -314,9 +337,10 @@ void UringRing::complete(uint64_t tag, int res) {
 }
 
 void UringRing::on_kick(int sig, siginfo_t* info, void* context) {
-  if (info->si_code == SI_TKILL && info->si_pid == getpid()) {
+  if (info->si_code == SI_QUEUE && info->si_pid == getpid() &&
+      info->si_value.sival_ptr == &g_kick_cookie) {
     SavedErrno saved;
-    if (UringRing* r = tl_polled) r->serve_kick();
+    if (UringRing* r = tl_polled.load(std::memory_order_relaxed)) r->serve_kick();
     return;
   }
   const struct sigaction& old = g_old_kick_action;
@@ -347,10 +371,25 @@ bool UringRing::poll_for_busy_owner() {
   const pid_t tid = owner_tid_.load(std::memory_order_acquire);
   if (tid == 0) return true;  // never started: nothing in flight
   wake_handed(true);
-  const uint32_t served = kicks_served_.load(std::memory_order_acquire);
-  if (syscall(SYS_tgkill, getpid(), tid, kKickSignal) != 0) return true;
+  // One kick at a time: while the last is unserved (the owner thread is
+  // descheduled, or the signal is held up), another would only queue.
+  uint32_t sent = kicks_sent_.load(std::memory_order_relaxed);
+  if (kicks_served_.load(std::memory_order_acquire) != sent ||
+      !kicks_sent_.compare_exchange_strong(sent, sent + 1, std::memory_order_relaxed)) {
+    return true;
+  }
+  siginfo_t info = {};
+  info.si_signo = kKickSignal;
+  info.si_code = SI_QUEUE;
+  info.si_pid = getpid();
+  info.si_uid = getuid();
+  info.si_value.sival_ptr = &g_kick_cookie;
+  if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, kKickSignal, &info) != 0) {
+    kicks_served_.fetch_add(1, std::memory_order_release);  // never sent: none to wait for
+    return true;
+  }
   const Deadline give_up = Clock::now() + kKickPatience;
-  while (kicks_served_.load(std::memory_order_acquire) == served && Clock::now() < give_up) {
+  while (kicks_served_.load(std::memory_order_acquire) == sent && Clock::now() < give_up) {
     sched_yield();
   }
   wake_handed(true);

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "net/io_driver.h"
+#include "runtime/check.h"
 #include "runtime/detail/indexed_heap.h"
 #include "runtime/park.h"
 
@@ -92,6 +93,7 @@ class UringRing : public IoDriver {
   // Starts an operation: until the fiber has parked (or leave()), a kick
   // leaves the ring alone.
   void enter() noexcept {
+    WEFT_DCHECK(!in_use_.load(std::memory_order_relaxed));  // operations do not nest
     in_use_.store(true, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
   }
@@ -117,7 +119,11 @@ class UringRing : public IoDriver {
   void park(Op& op, const char* what, const void* obj);
   // Counts an Op on the heap (notify_readable's) like a parked one: an event
   // is still to come, so the runtime sees no deadlock.
-  void expect_completion() { waiting_.fetch_add(1, std::memory_order_seq_cst); }
+  void expect_completion() {
+    ++in_flight_;
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
+  }
+
   // `res`, or -ETIMEDOUT if it is the -ECANCELED of the cancel that
   // cancel_expired() submitted once `d` had passed.
   static int deadline_result(int res, Deadline d);
@@ -143,14 +149,19 @@ class UringRing : public IoDriver {
   static void leave_after_park(void* ring);
 
   const int worker_;
-  const int wake_fd_;               // blocking, so the ring's read of it waits
-  std::atomic<size_t> waiting_{0};  // Ops not yet woken, handed ones included
-  std::atomic<pid_t> owner_tid_{0};
+  const int wake_fd_;                // blocking, so the ring's read of it waits
+  std::atomic<size_t> waiting_{0};   // Ops not yet woken, handed ones included
+  std::atomic<pid_t> owner_tid_{0};  // 0 before start() and after drain()
+  std::atomic<uint32_t> kicks_sent_{0};
   std::atomic<uint32_t> kicks_served_{0};
   std::atomic<Op*> handed_{nullptr};  // completed by a kick, to be woken
   // The owner thread and its kick handler only.
   std::atomic<bool> in_use_{false};
   bool in_kick_ = false;  // complete() hands Ops over instead of waking them
+  size_t in_flight_ = 0;  // Ops whose last CQE is still to come (drain() waits for them)
+  // The owner thread's slot naming the ring it polled last (guarded by
+  // g_rings_mu while the owner thread lives, i.e. while owner_ is set).
+  std::atomic<UringRing*>* polled_slot_ = nullptr;
   // The rest belongs to the owner thread.
   bool started_ = false;
   bool taskrun_flag_ = false;

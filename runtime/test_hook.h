@@ -41,6 +41,10 @@ enum class HookPoint {
   kWaitSnapshot,
   // An idle worker found nothing it can run and is about to sleep. obj: null.
   kIdleSleep,
+  // The handler of a kick (an io_uring ring's busy owner, net/uring_driver.cc)
+  // completed an operation and handed it to the kicking thread to wake.
+  // obj: the ring. Runs in a signal handler: the hook may touch atomics only.
+  kKickCompleted,
 };
 
 using Hook = void (*)(HookPoint, const void* obj);
