@@ -146,7 +146,7 @@ bool BasicAuth::check(const Request& req, Response& res) const {
   if (auto c = field.empty() ? std::nullopt : parse_basic(field)) {
     std::shared_ptr<const Htpasswd> users = users_.load();
     const bool ok =
-        net::BlockingPool::hash_lane().run([&] { return users->verify(c->user, c->password); });
+        net::BlockingPool::cpu_lane().run([&] { return users->verify(c->user, c->password); });
     explicit_bzero(c->password.data(), c->password.size());
     if (ok) {
       res.set_log_user(std::move(c->user));

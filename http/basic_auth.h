@@ -18,7 +18,7 @@
 // with `mkpasswd -m bcrypt` (whois package) or `htpasswd -B` (apache2-utils).
 //
 // Timing: a hash costs tens of milliseconds of CPU by design (bcrypt cost
-// 5 and up, yescrypt), so check() computes it on BlockingPool::hash_lane()
+// 5 and up, yescrypt), so check() computes it on BlockingPool::cpu_lane()
 // while only the calling fiber parks. An unknown user costs the same as a
 // known one (the password is hashed against a known user's hash and the
 // result ignored), and hashes are compared in constant time, so neither the
@@ -80,7 +80,7 @@ class BasicAuth {
   // True if the request's credentials are a user's of the file; the user is
   // then set as res.log_user(). Otherwise answers 401 with
   // `WWW-Authenticate: Basic realm="...", charset="UTF-8"` and returns false.
-  // Fibers only: the hash runs on BlockingPool::hash_lane().
+  // Fibers only: the hash runs on BlockingPool::cpu_lane().
   bool check(const Request& req, Response& res) const;
 
   // Replaces the users (a reloaded file); requests in flight keep the old

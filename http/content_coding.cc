@@ -12,6 +12,8 @@ std::string_view coding_name(ContentCoding c) noexcept {
       return "br";
     case ContentCoding::kGzip:
       return "gzip";
+    case ContentCoding::kZstd:
+      return "zstd";
     case ContentCoding::kIdentity:
       break;
   }
@@ -43,7 +45,7 @@ int parse_qvalue(std::string_view params) {
 }
 
 ContentCoding choose_coding(std::string_view accept_encoding, uint8_t available) {
-  int q_br = -1, q_gzip = -1, q_any = -1, q_identity = -1;
+  int q_br = -1, q_gzip = -1, q_zstd = -1, q_any = -1, q_identity = -1;
   for_each_list_element(accept_encoding, [&](std::string_view e) {
     if (e.empty()) return;
     const size_t semi = e.find(';');
@@ -54,6 +56,8 @@ ContentCoding choose_coding(std::string_view accept_encoding, uint8_t available)
       q_br = q;
     } else if (ascii_iequals(name, "gzip") || ascii_iequals(name, "x-gzip")) {
       q_gzip = q;
+    } else if (ascii_iequals(name, "zstd")) {
+      q_zstd = q;
     } else if (ascii_iequals(name, "identity")) {
       q_identity = q;
     } else if (name == "*") {
@@ -61,11 +65,17 @@ ContentCoding choose_coding(std::string_view accept_encoding, uint8_t available)
     }
   });
   const int any = std::max(q_any, 0);
-  const int br = available & coding_bit(ContentCoding::kBr) ? (q_br >= 0 ? q_br : any) : 0;
-  const int gz = available & coding_bit(ContentCoding::kGzip) ? (q_gzip >= 0 ? q_gzip : any) : 0;
-  const int best = std::max(br, gz);
+  auto weight = [&](ContentCoding c, int named) {
+    return available & coding_bit(c) ? (named >= 0 ? named : any) : 0;
+  };
+  const int br = weight(ContentCoding::kBr, q_br);
+  const int zstd = weight(ContentCoding::kZstd, q_zstd);
+  const int gz = weight(ContentCoding::kGzip, q_gzip);
+  const int best = std::max({br, zstd, gz});
   if (best == 0 || q_identity > best) return ContentCoding::kIdentity;
-  return br == best ? ContentCoding::kBr : ContentCoding::kGzip;
+  return br == best     ? ContentCoding::kBr
+         : zstd == best ? ContentCoding::kZstd
+                        : ContentCoding::kGzip;
 }
 
 }  // namespace weft::http

@@ -13,8 +13,8 @@ BlockingPool& BlockingPool::log_lane() {
   return *pool;
 }
 
-BlockingPool& BlockingPool::hash_lane() {
-  static BlockingPool* pool = new BlockingPool(kHashThreads);  // leaked, as instance()
+BlockingPool& BlockingPool::cpu_lane() {
+  static BlockingPool* pool = new BlockingPool(kCpuThreads);  // leaked, as instance()
   return *pool;
 }
 

@@ -26,14 +26,14 @@ namespace weft::net {
 class BlockingPool {
  public:
   static constexpr int kThreads = 4;
-  static constexpr int kHashThreads = 2;
+  static constexpr int kCpuThreads = 2;
 
   // The process-wide pool, started on first use.
   static BlockingPool& instance();
   // The logger's lane: one thread, started on first use.
   static BlockingPool& log_lane();
-  // The password hashes' lane: kHashThreads threads, started on first use.
-  static BlockingPool& hash_lane();
+  // The CPU-bound jobs' lane: kCpuThreads threads, started on first use.
+  static BlockingPool& cpu_lane();
 
   // Runs `fn` on a pool thread while the calling fiber is parked; returns its
   // result. Fibers only.

@@ -82,8 +82,9 @@ struct CachedFile {
   // type_end), then Content-Encoding, ETag, Last-Modified, Accept-Ranges, Vary.
   std::string headers;
   size_t type_end = 0;
-  std::string etag;      // strong, quoted, as sent
-  uint8_t sidecars = 0;  // identity only: bit (1 << Coding) set for each usable sidecar
+  std::string etag;           // strong, quoted, as sent
+  uint8_t sidecars = 0;       // identity only: bit (1 << Coding) set for each usable sidecar
+  bool compressible = false;  // identity only: worth compressing on the fly (LoadRules)
 
   // Bytes of the representation.
   uint64_t size() const noexcept {

@@ -11,6 +11,7 @@
 #include "net/blocking_pool.h"
 #include "net/io_driver.h"
 #include "runtime/clock.h"
+#include "static/compression.h"
 #include "static/mime_types.h"
 #include "static/sidecars.h"
 
@@ -87,28 +88,36 @@ Found load_file(const RootDir& root, const std::string& path, Coding coding,
     ::close(f->fd);
     f->fd = -1;
   }
-  // Precomputed header lines (Cheetah): all the server does not add itself.
   std::string_view name = path;
   name.remove_suffix(sidecar_suffix(coding).size());
-  std::string& h = f->headers;
-  h = "Content-Type: ";
-  h += content_type(MimeTypes::system().type_for(name));
-  h += "\r\n";
-  f->type_end = h.size();
-  if (coding != Coding::kIdentity) {
-    h += "Content-Encoding: ";
-    h += http::coding_name(coding);
-    h += "\r\n";
+  if (coding == Coding::kIdentity && rules.compress && size >= rules.compress_min &&
+      size <= rules.compress_max) {
+    f->compressible = compressible(content_type(MimeTypes::system().type_for(name)));
   }
-  f->etag = make_etag(f->st, coding);
-  h += "ETag: " + f->etag + "\r\n";
-  h += "Last-Modified: " + http::http_date(f->st.st_mtim.tv_sec) + "\r\n";
-  h += "Accept-Ranges: bytes\r\n";
-  if (coding != Coding::kIdentity || f->sidecars) h += "Vary: Accept-Encoding\r\n";
+  describe(*f, name, coding != Coding::kIdentity || f->sidecars || f->compressible);
   f->checked(runtime::Clock::now());
   if (f->bytes.size() != size && f->in_memory) f->expire();  // it changed while we read it
   out.file = std::move(f);
   return out;
+}
+
+void describe(CachedFile& f, std::string_view name, bool vary) {
+  // Precomputed header lines (Cheetah): all the server does not add itself.
+  std::string& h = f.headers;
+  h = "Content-Type: ";
+  h += content_type(MimeTypes::system().type_for(name));
+  h += "\r\n";
+  f.type_end = h.size();
+  if (f.coding != Coding::kIdentity) {
+    h += "Content-Encoding: ";
+    h += http::coding_name(f.coding);
+    h += "\r\n";
+  }
+  f.etag = make_etag(f.st, f.coding);
+  h += "ETag: " + f.etag + "\r\n";
+  h += "Last-Modified: " + http::http_date(f.st.st_mtim.tv_sec) + "\r\n";
+  h += "Accept-Ranges: bytes\r\n";
+  if (vary) h += "Vary: Accept-Encoding\r\n";
 }
 
 bool unchanged(const RootDir& root, const CachedFile& f, const LoadRules& rules) {
@@ -157,6 +166,7 @@ std::string make_etag(const struct stat& st, Coding coding) {
                       static_cast<uint64_t>(st.st_mtim.tv_nsec));
   if (coding == Coding::kBr) tag += "-br";
   if (coding == Coding::kGzip) tag += "-gz";
+  if (coding == Coding::kZstd) tag += "-zst";
   tag += '"';
   return tag;
 }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "http/content_coding.h"
 #include "runtime/result.h"
@@ -40,6 +41,12 @@ struct Found {
 struct LoadRules {
   size_t small_file_max;  // files up to this size are read into memory
   bool gzip_static;       // look for .br/.gz sidecars beside identity files
+  // Compression on the fly: identity files of a compressible type with a
+  // size in [compress_min, compress_max] are marked CachedFile::compressible
+  // (and vary by Accept-Encoding).
+  bool compress = false;
+  size_t compress_min = 0;
+  size_t compress_max = 0;
 };
 
 // The file at `path` (relative to `root`, or absolute) in `coding`. A
@@ -56,8 +63,13 @@ bool unchanged(const RootDir& root, const CachedFile& f, const LoadRules& rules)
 // pool). Fibers only; errno as a value.
 runtime::Result<size_t> read_at(int fd, char* buf, size_t len, uint64_t offset);
 
+// Fills `f`'s precomputed header lines and ETag from its stat and coding,
+// typed by the name `name` (the identity file's), with Vary: Accept-Encoding
+// if `vary`. Any thread.
+void describe(CachedFile& f, std::string_view name, bool vary);
+
 // The strong entity tag of a file in `coding`: inode, size and mtime (ns) in
-// hex, and the coding, quoted: "\"1a2b-400-17e4...-br\"".
+// hex, and the coding, quoted: "\"1a2b-400-17e4...-br\"" (-gz, -zst).
 std::string make_etag(const struct stat& st, http::ContentCoding coding);
 
 }  // namespace weft::static_files

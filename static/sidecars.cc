@@ -8,7 +8,7 @@ namespace weft::static_files {
 using http::ContentCoding;
 
 std::string_view sidecar_suffix(ContentCoding c) noexcept {
-  static constexpr std::string_view kSuffix[] = {"", ".br", ".gz"};  // by ContentCoding
+  static constexpr std::string_view kSuffix[] = {"", ".br", ".gz", ".zst"};  // by ContentCoding
   return kSuffix[static_cast<size_t>(c)];
 }
 

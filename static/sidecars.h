@@ -19,7 +19,8 @@
 
 namespace weft::static_files {
 
-// The file name suffix of a sidecar in coding `c`: ".br", ".gz"; "" for identity.
+// The file name suffix of a sidecar in coding `c`: ".br", ".gz", ".zst"; ""
+// for identity. Only .br and .gz sidecars are probed for.
 std::string_view sidecar_suffix(http::ContentCoding c) noexcept;
 
 // The codings (http::coding_bit) whose sidecar of `path`, beneath `root`, is

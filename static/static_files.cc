@@ -3,7 +3,9 @@
 //   method (GET/HEAD, else 405) → path (decode once, normalize, else 400)
 //   → the file cache, or openat2 beneath the root on a pool thread
 //   → a directory: 301 to add the slash, the index, a listing, or 403
-//   → a sidecar (.br/.gz) if Accept-Encoding takes one
+//   → a sidecar (.br/.gz) if Accept-Encoding takes one, else for a
+//     compressible type the file compressed on the fly (br, zstd, gzip),
+//     kept in the cache beside it
 //   → preconditions (412, 304) → Range (206, multipart, 416) → 200.
 //
 // Every answer about a file is made from its cache entry: the header lines
@@ -47,8 +49,10 @@
 #include "http/content_coding.h"
 #include "http/range.h"
 #include "http/status.h"
+#include "net/blocking_pool.h"
 #include "runtime/clock.h"
 #include "runtime/diagnostics.h"
+#include "static/compression.h"
 #include "static/file_cache.h"
 #include "static/file_loader.h"
 #include "static/listing.h"
@@ -86,7 +90,10 @@ void set_body(Response& res, const std::shared_ptr<const CachedFile>& f, uint64_
 // ------------------------------------------------------------------ Impl
 
 struct StaticFiles::Impl {
-  explicit Impl(StaticOptions o) : opt(std::move(o)), rules{opt.small_file_max, opt.gzip_static} {}
+  explicit Impl(StaticOptions o)
+      : opt(std::move(o)),
+        rules{opt.small_file_max, opt.gzip_static, opt.compress, opt.compress_min,
+              opt.compress_max} {}
 
   // Fiber: the file at `path` in `coding`, from the cache or the disk.
   Found find(const std::string& path, Coding coding, const timespec* not_older_than);
@@ -95,6 +102,10 @@ struct StaticFiles::Impl {
   void serve(Request& req, Response& res);
   void serve_directory(Request& req, Response& res, const CleanPath& p);
   void serve_file(Request& req, Response& res, std::shared_ptr<const CachedFile> f);
+  // Fiber: identity file `f` in coding `c`, from the cache or compressed now;
+  // null if it cannot be (read error, or no smaller).
+  std::shared_ptr<const CachedFile> compressed(const std::shared_ptr<const CachedFile>& f,
+                                               Coding c);
   void respond(Request& req, Response& res, const std::shared_ptr<const CachedFile>& f);
   bool send_multipart(Response& res, const std::shared_ptr<const CachedFile>& f,
                       const std::vector<ByteRange>& ranges);
@@ -110,6 +121,7 @@ struct StaticFiles::Impl {
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
   std::atomic<uint64_t> negative_hits{0};
+  std::atomic<uint64_t> compressions{0};
 };
 
 Found StaticFiles::Impl::find(const std::string& path, Coding coding,
@@ -196,14 +208,58 @@ void StaticFiles::Impl::serve_directory(Request& req, Response& res, const Clean
 
 void StaticFiles::Impl::serve_file(Request& req, Response& res,
                                    std::shared_ptr<const CachedFile> f) {
-  if (f->sidecars) {
-    const Coding c = http::choose_coding(req.header("accept-encoding"), f->sidecars);
-    if (c != Coding::kIdentity) {
+  uint8_t available = f->sidecars;
+  // A range is of the identity bytes, unless a sidecar holds the coding.
+  if (f->compressible && req.header("range").empty()) available |= http::kAllCodings;
+  if (available) {
+    const Coding c = http::choose_coding(req.header("accept-encoding"), available);
+    if (c != Coding::kIdentity && (f->sidecars & http::coding_bit(c))) {
       Found s = find(f->path + std::string(sidecar_suffix(c)), c, &f->st.st_mtim);
       if (s.file) f = std::move(s.file);
+    } else if (c != Coding::kIdentity) {
+      if (auto z = compressed(f, c)) f = std::move(z);
     }
   }
   respond(req, res, f);
+}
+
+std::shared_ptr<const CachedFile> StaticFiles::Impl::compressed(
+    const std::shared_ptr<const CachedFile>& f, Coding c) {
+  // Apart from the sidecars' keys ("a.js.br\0br"), which name another file.
+  std::string key = f->path + '\0' + "compressed-" + std::string(http::coding_name(c));
+  if (std::shared_ptr<const CachedFile> z = cache->find(key)) {
+    // Made from the bytes `f` describes, so as fresh as `f` is.
+    if (same_file(z->st, f->st)) {
+      hits.fetch_add(1, std::memory_order_relaxed);
+      return z;
+    }
+    cache->erase(key, z.get());
+  }
+  std::string read;
+  std::string_view bytes = f->bytes;
+  if (!f->in_memory) {
+    read.resize(f->size());
+    for (uint64_t got = 0; got < read.size();) {
+      runtime::Result<size_t> n = read_at(f->fd, read.data() + got, read.size() - got, got);
+      if (!n || *n == 0) return nullptr;  // shrank or failed: send identity, checked later
+      got += *n;
+    }
+    bytes = read;
+  }
+  std::optional<std::string> out =
+      net::BlockingPool::cpu_lane().run([&] { return compress(c, bytes); });
+  if (!out || out->size() >= bytes.size()) return nullptr;
+  auto z = std::make_shared<CachedFile>();
+  z->path = f->path;
+  z->coding = c;
+  z->st = f->st;
+  z->in_memory = true;
+  z->bytes = std::move(*out);
+  describe(*z, f->path, true);
+  z->checked(Clock::now());
+  compressions.fetch_add(1, std::memory_order_relaxed);
+  cache->insert(std::move(key), z);
+  return z;
 }
 
 void StaticFiles::Impl::respond(Request& req, Response& res,
@@ -381,9 +437,12 @@ void StaticFiles::operator()(Request& req, Response& res) { impl_->serve(req, re
 
 StaticFiles::Stats StaticFiles::stats() const {
   const Impl& s = *impl_;
-  return Stats{s.hits.load(std::memory_order_relaxed), s.misses.load(std::memory_order_relaxed),
-               s.negative_hits.load(std::memory_order_relaxed), s.cache ? s.cache->bytes() : 0,
-               s.cache ? s.cache->entries() : 0};
+  return Stats{s.hits.load(std::memory_order_relaxed),
+               s.misses.load(std::memory_order_relaxed),
+               s.negative_hits.load(std::memory_order_relaxed),
+               s.cache ? s.cache->bytes() : 0,
+               s.cache ? s.cache->entries() : 0,
+               s.compressions.load(std::memory_order_relaxed)};
 }
 
 }  // namespace weft::static_files

@@ -72,6 +72,17 @@ struct StaticOptions {
   size_t negative_entries = 4096;
   // status -> file path (absolute, or relative to root) served with that status.
   std::map<int, std::string> error_pages;
+  // Compression on the fly (static/compression.h): a file of a compressible
+  // type between compress_min and compress_max bytes goes out in the best
+  // coding the request accepts (br, zstd, gzip) unless a sidecar of that
+  // coding exists or a Range is asked for. Each coding of a file is
+  // compressed once and kept in the file cache, checked against the file
+  // like any entry. Below 256 B the coding's framing eats the gain; above
+  // 4 MiB the first request's wait and the memory held grow past what a
+  // build-time sidecar costs.
+  bool compress = true;
+  size_t compress_min = 256;
+  size_t compress_max = 4 << 20;
 };
 
 class StaticFiles {
@@ -100,6 +111,8 @@ class StaticFiles {
     uint64_t negative_hits;  // lookups answered 404 from the negative cache
     uint64_t bytes_cached;   // the cache's accounted size (see FileCache)
     uint64_t entries;        // files in the cache
+    uint64_t compressions;   // files compressed on the fly (each coding of each file once
+                             // while it stays cached)
   };
   // Any thread.
   Stats stats() const;

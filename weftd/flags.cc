@@ -81,6 +81,11 @@ void add_flags(CLI::App& app, Flags& f) {
   app.add_option("--gzip-static", f.gzip_static, "serve precompressed FILE.br / FILE.gz")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
+  app.add_option("--compress", f.compress,
+                 "compress text types on the fly (br, zstd, gzip by Accept-Encoding) when no "
+                 "sidecar is there")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_option("--vhost", f.vhosts, "serve DIR for Host HOST (repeatable): HOST=DIR");
   app.add_option("--error-page", f.error_pages, "page for a status (repeatable): CODE=FILE");
   app.add_option("--auth", f.auth,

@@ -35,6 +35,7 @@ struct Flags {
   std::string cache_policy = "lru";
   double negative_ttl = 1;
   std::string gzip_static = "on";
+  std::string compress = "on";
   std::vector<std::string> vhosts;
   std::vector<std::string> error_pages;
   bool follow_symlinks = false;

@@ -14,6 +14,7 @@ static_files::StaticOptions static_options(const Flags& f, const std::string& ro
   o.index = f.index;
   o.autoindex = f.autoindex == "on";
   o.gzip_static = f.gzip_static == "on";
+  o.compress = f.compress == "on";
   o.follow_symlinks = f.follow_symlinks;
   o.deny_dotfiles = f.deny_dotfiles == "on";
   o.cache_bytes = f.cache_mib << 20;
@@ -67,6 +68,7 @@ static_files::StaticFiles::Stats Sites::stats() const {
     s.negative_hits += o.negative_hits;
     s.bytes_cached += o.bytes_cached;
     s.entries += o.entries;
+    s.compressions += o.compressions;
   }
   return s;
 }

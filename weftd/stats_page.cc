@@ -17,14 +17,16 @@ std::string json(const StatsSources& from) {
       "{\"io\":\"%s\",\"workers\":%d,\"workers_idle\":%d,\"connections\":%zu,"
       "\"fibers\":%llu,\"fibers_runnable\":%llu,\"fibers_spawned\":%llu,"
       "\"cache\":{\"hits\":%llu,\"misses\":%llu,\"negative_hits\":%llu,"
-      "\"bytes\":%llu,\"entries\":%llu},\"log\":{\"queued\":%zu,\"lost\":%llu}}\n",
+      "\"bytes\":%llu,\"entries\":%llu,\"compressions\":%llu},"
+      "\"log\":{\"queued\":%zu,\"lost\":%llu}}\n",
       net::backend_name(from.backend), rs.workers, rs.idle_workers, from.server.connections(),
       static_cast<unsigned long long>(rs.live_fibers),
       static_cast<unsigned long long>(rs.runnable_fibers),
       static_cast<unsigned long long>(rs.spawned_fibers), static_cast<unsigned long long>(c.hits),
       static_cast<unsigned long long>(c.misses), static_cast<unsigned long long>(c.negative_hits),
       static_cast<unsigned long long>(c.bytes_cached), static_cast<unsigned long long>(c.entries),
-      from.log.queued(), static_cast<unsigned long long>(from.log.lost()));
+      static_cast<unsigned long long>(c.compressions), from.log.queued(),
+      static_cast<unsigned long long>(from.log.lost()));
   return buf;
 }
 

@@ -1,10 +1,15 @@
 // The static file handler's answers over real sockets, under every backend
 // with 1 and 4 workers: bytes, media types, validators and preconditions,
-// ranges, sidecars, error pages, methods, and open()'s checks.
+// ranges, sidecars, compression on the fly, error pages, methods, and
+// open()'s checks.
 #include "static/static_files.h"
 
+#include <brotli/decode.h>
 #include <doctest/doctest.h>
+#include <zlib.h>
+#include <zstd.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -366,6 +371,140 @@ TEST_CASE("precompressed sidecars are chosen by Accept-Encoding, with Vary and t
     ClientResponse r = off.fetch("/app.js", "Accept-Encoding: gzip, br\r\n");
     CHECK(r.body == id.body);
     CHECK(r.header("vary").empty());
+  });
+}
+
+namespace {
+
+// `body` decoded from `coding` with the reference libraries; "" if it is not
+// a whole, valid stream.
+std::string decode(const std::string& coding, const std::string& body) {
+  std::string out;
+  if (coding == "gzip") {
+    z_stream z = {};
+    if (inflateInit2(&z, 15 + 16) != Z_OK) return "";
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
+    z.avail_in = static_cast<uInt>(body.size());
+    int rc = Z_OK;
+    char buf[16384];
+    while (rc == Z_OK) {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      rc = inflate(&z, Z_NO_FLUSH);
+      out.append(buf, sizeof buf - z.avail_out);
+    }
+    inflateEnd(&z);
+    return rc == Z_STREAM_END && z.avail_in == 0 ? out : "";
+  }
+  if (coding == "br") {
+    out.resize(body.size() * 1000 + 1024);
+    size_t n = out.size();
+    if (BrotliDecoderDecompress(body.size(), reinterpret_cast<const uint8_t*>(body.data()), &n,
+                                reinterpret_cast<uint8_t*>(out.data())) !=
+        BROTLI_DECODER_RESULT_SUCCESS) {
+      return "";
+    }
+    out.resize(n);
+    return out;
+  }
+  if (coding == "zstd") {
+    const unsigned long long n = ZSTD_getFrameContentSize(body.data(), body.size());
+    if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN) return "";
+    out.resize(n);
+    const size_t got = ZSTD_decompress(out.data(), out.size(), body.data(), body.size());
+    return ZSTD_isError(got) || got != n ? "" : out;
+  }
+  return "";
+}
+
+// Text that compresses: CSS rules with numbers that vary.
+std::string css(size_t size) {
+  std::string s;
+  for (int i = 0; s.size() < size; ++i) {
+    s += ".rule-" + std::to_string(i) + " { margin: " + std::to_string(i % 17) + "px; }\n";
+  }
+  s.resize(size);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("text files are compressed on the fly by Accept-Encoding, once while unchanged") {
+  for_each_backend([](net::Backend, int) {
+    Tree t;
+    const std::string small = css(10 << 10), large = css(300 << 10);  // in memory; by descriptor
+    t.write("site.css", small);
+    t.write("app.js", large);
+    t.write("tiny.txt", css(100));
+    t.write("photo.png", css(10 << 10));  // already compressed, by its type
+    t.write("empty.txt", "");
+    FileServer s(options(t));
+
+    ClientResponse id = s.fetch("/site.css");
+    CHECK(id.header("vary") == "Accept-Encoding");
+    CHECK(id.header("content-encoding").empty());
+    std::vector<std::string> etags = {id.header("etag")};
+    for (const char* coding : {"gzip", "br", "zstd"}) {
+      const std::string name = coding;
+      for (const std::string& path : {std::string("/site.css"), std::string("/app.js")}) {
+        ClientResponse r = s.fetch(path, "Accept-Encoding: " + name + "\r\n");
+        CHECK_MESSAGE(r.header("content-encoding") == name, path << " " << name);
+        CHECK_MESSAGE(decode(name, r.body) == (path == "/site.css" ? small : large),
+                      path << " " << name);
+        CHECK(r.body.size() < (path == "/site.css" ? small : large).size());
+        CHECK(r.header("vary") == "Accept-Encoding");
+        CHECK(r.header("content-type") == s.fetch(path).header("content-type"));
+        if (path == "/site.css") etags.push_back(r.header("etag"));
+      }
+    }
+    std::sort(etags.begin(), etags.end());
+    CHECK(std::unique(etags.begin(), etags.end()) == etags.end());  // one per representation
+    CHECK(s.files.stats().compressions == 6);
+
+    // The best accepted: br, then zstd, then gzip; q-values first.
+    CHECK(s.fetch("/site.css", "Accept-Encoding: gzip, zstd, br\r\n").header("content-encoding") ==
+          "br");
+    CHECK(s.fetch("/site.css", "Accept-Encoding: gzip, zstd\r\n").header("content-encoding") ==
+          "zstd");
+    CHECK(s.fetch("/site.css", "Accept-Encoding: br;q=0.5, gzip\r\n").header("content-encoding") ==
+          "gzip");
+    // Kept: asked again, nothing is compressed anew.
+    CHECK(s.files.stats().compressions == 6);
+    ClientResponse again = s.fetch("/site.css", "Accept-Encoding: zstd\r\n");
+    CHECK(s.fetch("/site.css",
+                  "Accept-Encoding: zstd\r\nIf-None-Match: " + again.header("etag") + "\r\n")
+              .status == 304);
+
+    // A range is of the identity bytes; small and compressed types go as they are.
+    ClientResponse part = s.fetch("/site.css", "Accept-Encoding: gzip\r\nRange: bytes=0-9\r\n");
+    CHECK(part.status == 206);
+    CHECK(part.body == small.substr(0, 10));
+    CHECK(part.header("content-encoding").empty());
+    ClientResponse tiny = s.fetch("/tiny.txt", "Accept-Encoding: gzip\r\n");
+    CHECK(tiny.header("content-encoding").empty());
+    CHECK(tiny.header("vary").empty());
+    ClientResponse png = s.fetch("/photo.png", "Accept-Encoding: gzip, br, zstd\r\n");
+    CHECK(png.header("content-encoding").empty());
+    CHECK(png.body.size() == (10u << 10));
+    ClientResponse empty = s.fetch("/empty.txt", "Accept-Encoding: gzip\r\n");
+    CHECK(empty.status == 200);
+    CHECK(empty.body.empty());
+    CHECK(empty.header("content-encoding").empty());
+
+    // Changed on disk: compressed anew from the new bytes.
+    const std::string changed = css(12 << 10) + "/* v2 */";
+    t.write("site.css", changed);
+    t.set_mtime("site.css", 1000000000);
+    runtime::this_fiber::sleep_for(kRevalidateInterval + 100ms);
+    CHECK(decode("br", s.fetch("/site.css", "Accept-Encoding: br\r\n").body) == changed);
+    CHECK(s.files.stats().compressions == 7);
+
+    StaticOptions o = options(t);
+    o.compress = false;
+    FileServer off(o);
+    ClientResponse plain = off.fetch("/site.css", "Accept-Encoding: gzip, br, zstd\r\n");
+    CHECK(plain.body == changed);
+    CHECK(plain.header("vary").empty());
   });
 }
 
