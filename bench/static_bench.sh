@@ -153,15 +153,9 @@ for arg in "$@"; do
 done
 
 # weftd: --weftd, else the runfiles copy (bazel run), else bazel-bin.
-if [ -z "$weftd" ]; then
-  for c in weftd/weftd "$(dirname "$0")/../bazel-bin/weftd/weftd"; do
-    if [ -x "$c" ]; then weftd="$c" && break; fi
-  done
-fi
-if [ -z "$weftd" ] || [ ! -x "$weftd" ]; then
-  echo "static_bench: no weftd binary; run through 'bazel run -c opt //bench:static' or pass --weftd=PATH" >&2
-  exit 2
-fi
+lib="bench/weftd_path.sh"  # the runfiles copy (bazel run runs from the runfiles root)
+[ -f "$lib" ] || lib="$(dirname "$0")/weftd_path.sh"
+source "$lib" static_bench
 # The idle-connection client: the runfiles copy, else the one beside this script.
 idle_client=bench/idle_conns.py
 if [ ! -f "$idle_client" ]; then idle_client="$(dirname "$0")/idle_conns.py"; fi
