@@ -124,6 +124,17 @@ void add_flags(CLI::App& app, Flags& f) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   app.add_option("--stats-path", f.stats_path, "URL path of a JSON stats page (default: off)");
+  app.add_option("--metrics-path", f.metrics_path,
+                 "URL path of a Prometheus metrics page, for the --stats-allow peers (default: "
+                 "off)");
+  app.add_option("--health-path", f.health_path,
+                 "URL path answered 200 while serving and 503 once stopping, to anyone (default: "
+                 "off)");
+  app.add_option("--shutdown-delay", f.shutdown_delay,
+                 "seconds weftd serves on after SIGTERM/SIGINT (the health page answering 503) "
+                 "before it finishes the requests in flight")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
   app.add_option("--stats-allow", f.stats_allow,
                  "addresses that may see the stats page (repeatable): ADDR or ADDR/BITS")
       ->capture_default_str();

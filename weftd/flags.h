@@ -45,6 +45,9 @@ struct Flags {
   double hibernate_after = 0.25;
   double lingering_time = 30, lingering_timeout = 5;
   std::string stats_path;
+  std::string metrics_path;
+  std::string health_path;
+  double shutdown_delay = 0;
   std::vector<std::string> stats_allow = {"127.0.0.0/8", "::1"};
   std::string port_file;
   std::vector<std::string> auth;  // PREFIX=HTPASSWD_FILE

@@ -5,15 +5,17 @@
 //
 //   bazel run -c opt //:weftd -- --root=www --port=8080 --io=io_uring
 //
-// Signals: SIGTERM and SIGINT stop gracefully (requests in flight finish,
-// queued log lines are written), SIGHUP reopens the logs (logrotate) and
+// Signals: SIGTERM and SIGINT stop gracefully (--health-path answers 503
+// from then on, for --shutdown-delay seconds weftd serves on, then requests
+// in flight finish and queued log lines are written), SIGHUP reopens the logs (logrotate) and
 // re-reads the --auth files, SIGQUIT writes a dump of every fiber to the
 // error log.
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
-// root and the virtual hosts), auth.h (--auth), stats_page.h (--stats-path)
-// and address_list.h (--stats-allow).
+// root and the virtual hosts), auth.h (--auth), stats_page.h (--stats-path,
+// --metrics-path), metrics.h (the counts and the Prometheus page) and
+// address_list.h (--stats-allow).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +35,7 @@
 #include "runtime/runtime.h"
 #include "weftd/auth.h"
 #include "weftd/flags.h"
+#include "weftd/metrics.h"
 #include "weftd/sites.h"
 #include "weftd/stats_page.h"
 
@@ -141,13 +144,24 @@ int main(int argc, char** argv) {
     so.lingering_time = seconds(f.lingering_time);
     so.lingering_timeout = seconds(f.lingering_timeout);
     so.server_name = "weftd";
-    so.access_log = &log;
+    // Counts every answer for --metrics-path, then hands it to the log.
+    std::unique_ptr<Metrics> metrics;
+    if (!f.metrics_path.empty()) metrics = std::make_unique<Metrics>(&log);
+    so.access_log = metrics ? static_cast<http::AccessLog*>(metrics.get()) : &log;
+    std::atomic<bool> draining{false};  // a stop signal came
     std::unique_ptr<http::Server> server;
     server = std::make_unique<http::Server>(
         std::move(l.value()),
         [&](http::Request& req, http::Response& res) {
+          if (!f.health_path.empty() && req.path() == f.health_path) {
+            res.set_header("Cache-Control", "no-store");
+            if (draining.load(std::memory_order_relaxed)) return res.send(503, "draining\n");
+            return res.send(200, "ok\n");
+          }
           if (!auth.admit(req, res)) return;
-          if (stats_page.shows(req)) return stats_page.answer(res, {*server, sites, log, backend});
+          if (stats_page.shows(req)) {
+            return stats_page.answer(req, res, {*server, sites, log, backend}, metrics.get());
+          }
           sites.for_host(req.host())(req, res);
         },
         so);
@@ -159,19 +173,36 @@ int main(int argc, char** argv) {
 
     auto signal_fiber = runtime::spawn(
         [&] {
-          while (auto sig = signals.recv()) {
-            if (*sig == SIGHUP) {
+          // SIGHUP and SIGQUIT; true for a signal that stops weftd.
+          auto handle = [&](int sig) {
+            if (sig == SIGHUP) {
               log.error(runtime::Severity::kInfo,
                         "SIGHUP: reopening the logs and re-reading the --auth files");
               log.reopen();
               for (const std::string& e : auth.reload()) log.error(runtime::Severity::kError, e);
-            } else if (*sig == SIGQUIT) {
+            } else if (sig == SIGQUIT) {
               log.error(runtime::Severity::kInfo, "SIGQUIT: fiber dump\n" + runtime::fiber_dump());
-            } else {
-              log.error(runtime::Severity::kInfo,
-                        std::string(strsignal(*sig)) + ": finishing requests in flight");
-              server->shutdown(runtime::Clock::now() + 10s);
             }
+            return sig != SIGHUP && sig != SIGQUIT;
+          };
+          while (auto sig = signals.recv()) {
+            if (!handle(*sig)) continue;
+            draining.store(true, std::memory_order_relaxed);  // the health page says 503
+            if (f.shutdown_delay > 0) {
+              // Serving on, so a balancer that polls --health-path drains us
+              // first; a second stop signal cuts the delay short.
+              log.error(runtime::Severity::kInfo, std::string(strsignal(*sig)) + ": draining for " +
+                                                      std::to_string(f.shutdown_delay) +
+                                                      " s before finishing requests");
+              const auto until = runtime::Clock::now() + seconds(f.shutdown_delay);
+              int next = 0;
+              while (signals.recv_until(next, until) == runtime::ChannelStatus::kOk &&
+                     !handle(next)) {
+              }
+            }
+            log.error(runtime::Severity::kInfo,
+                      std::string(strsignal(*sig)) + ": finishing requests in flight");
+            server->shutdown(runtime::Clock::now() + 10s);
           }
         },
         {.name = "signals"});

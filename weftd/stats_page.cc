@@ -32,19 +32,26 @@ std::string json(const StatsSources& from) {
 
 }  // namespace
 
-StatsPage::StatsPage(const Flags& f) : path_(f.stats_path) {
+StatsPage::StatsPage(const Flags& f) : path_(f.stats_path), metrics_path_(f.metrics_path) {
   for (const std::string& a : f.stats_allow) {
     if (!allowed_.add(a)) die("--stats-allow wants ADDR or ADDR/BITS, got '" + a + "'");
   }
 }
 
 bool StatsPage::shows(const http::Request& req) const {
-  return !path_.empty() && req.path() == path_ && allowed_.contains(req.peer());
+  const bool named = (!path_.empty() && req.path() == path_) ||
+                     (!metrics_path_.empty() && req.path() == metrics_path_);
+  return named && allowed_.contains(req.peer());
 }
 
-void StatsPage::answer(http::Response& res, const StatsSources& from) const {
-  res.set_header("Content-Type", "application/json");
+void StatsPage::answer(const http::Request& req, http::Response& res, const StatsSources& from,
+                       const Metrics* metrics) const {
   res.set_header("Cache-Control", "no-store");
+  if (metrics && req.path() == metrics_path_) {
+    res.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return res.set_body(metrics->page(from));
+  }
+  res.set_header("Content-Type", "application/json");
   res.set_body(json(from));
 }
 

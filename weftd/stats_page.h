@@ -1,14 +1,15 @@
-// weftd's --stats-path page: a JSON object of counters (the runtime's, the
-// server's, the file caches' and the logger's), each a load or two, so
-// serving it costs about what a small file does. No fiber dump (SIGQUIT
-// gives one).
+// weftd's --stats-path page, a JSON object of counters (the runtime's, the
+// server's, the file caches' and the logger's), and its --metrics-path page,
+// the same and the per-request counts in the Prometheus text format
+// (metrics.h). Each counter is a load or two, so serving a page costs about
+// what a small file does. No fiber dump (SIGQUIT gives one).
 //
-// The page is off unless --stats-path names it, and answers only the
+// The pages are off unless their flags name them, and answer only the
 // --stats-allow peers (loopback unless told); anyone else gets what the
-// site would answer for that path, so the page's existence does not show.
+// site would answer for that path, so a page's existence does not show.
 //
 //   weftd::StatsPage stats(flags);    // exits 2 on a malformed --stats-allow
-//   if (stats.shows(req)) return stats.answer(res, {server, sites, log, backend});
+//   if (stats.shows(req)) return stats.answer(req, res, {server, sites, log, backend}, metrics);
 //   sites.for_host(req.host())(req, res);
 #pragma once
 
@@ -21,17 +22,10 @@
 #include "net/backend.h"
 #include "weftd/address_list.h"
 #include "weftd/flags.h"
+#include "weftd/metrics.h"
 #include "weftd/sites.h"
 
 namespace weft::weftd {
-
-// What the page reads its counters from.
-struct StatsSources {
-  const http::Server& server;
-  const Sites& sites;
-  const logging::Logger& log;
-  net::Backend backend;
-};
 
 class StatsPage {
  public:
@@ -39,14 +33,17 @@ class StatsPage {
   // with status 2 on a malformed --stats-allow. Any thread.
   explicit StatsPage(const Flags& f);
 
-  // Whether `req` asks for the page from a peer allowed to see it. Any fiber.
+  // Whether `req` asks for a page from a peer allowed to see it. Any fiber.
   bool shows(const http::Request& req) const;
 
-  // Answers `res` with the page, uncacheable. Any fiber.
-  void answer(http::Response& res, const StatsSources& from) const;
+  // Answers `res` with the page `req` asks for, uncacheable; `metrics` is
+  // set when --metrics-path is. Any fiber.
+  void answer(const http::Request& req, http::Response& res, const StatsSources& from,
+              const Metrics* metrics) const;
 
  private:
-  std::string path_;  // "" when the page is off
+  std::string path_;          // "" when the JSON page is off
+  std::string metrics_path_;  // "" when the Prometheus page is off
   AddressList allowed_;
 };
 

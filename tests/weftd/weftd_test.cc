@@ -352,6 +352,55 @@ TEST_CASE("SIGHUP re-reads the --auth files, and a bad one keeps its previous us
   CHECK(w.wait_exit() == 0);
 }
 
+TEST_CASE("--metrics-path serves counters in the Prometheus text format that promtool accepts") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    write_file(dir.path + "/a.txt", "alpha\n");
+    Weftd w(dir.path, {"--root=" + dir.path, "--io=" + std::string(io), "--access-log=off",
+                       "--metrics-path=/metrics"});
+    CHECK(w.get("/a.txt").status == 200);
+    CHECK(w.get("/a.txt").status == 200);
+    CHECK(w.get("/missing").status == 404);
+    RawResponse m = w.get("/metrics");
+    CHECK(m.status == 200);
+    CHECK(m.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+    // The page is built before its own answer is counted.
+    CHECK(m.body.find("weftd_requests_total{class=\"2xx\"} 2\n") != std::string::npos);
+    CHECK(m.body.find("weftd_requests_total{class=\"4xx\"} 1\n") != std::string::npos);
+    CHECK(m.body.find("weftd_request_duration_seconds_count 3\n") != std::string::npos);
+    // Two "alpha\n" and the 404 page, "404 Not Found\n".
+    CHECK(m.body.find("weftd_response_body_bytes_total 26\n") != std::string::npos);
+    CHECK(m.body.find("weftd_info{io=\"" + std::string(io) + "\"} 1\n") != std::string::npos);
+    write_file(dir.path + "/metrics.txt", m.body);
+    const std::string check = "promtool check metrics < '" + dir.path + "/metrics.txt' > '" +
+                              dir.path + "/promtool.out' 2>&1";
+    CHECK_MESSAGE(std::system(check.c_str()) == 0, read_file(dir.path + "/promtool.out"));
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+  }
+}
+
+TEST_CASE("--health-path answers 503 from a stop signal while weftd drains, then it stops") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    write_file(dir.path + "/a.txt", "alpha\n");
+    Weftd w(dir.path, {"--root=" + dir.path, "--io=" + std::string(io), "--access-log=off",
+                       "--health-path=/healthz", "--shutdown-delay=600"});
+    RawResponse h = w.get("/healthz");
+    CHECK(h.status == 200);
+    CHECK(h.body == "ok\n");
+    CHECK(h.header("cache-control") == "no-store");
+    w.signal(SIGTERM);
+    CHECK(eventually([&] { return w.get("/healthz").status == 503; }));
+    CHECK(w.get("/a.txt").body == "alpha\n");  // draining, still serving
+    CHECK(w.logged("draining for 600"));
+    w.signal(SIGINT);  // a second stop signal ends the delay
+    CHECK(w.wait_exit() == 0);
+  }
+}
+
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
   struct Case {
     std::vector<std::string> args;
