@@ -93,6 +93,16 @@ void add_flags(CLI::App& app, Flags& f) {
                  "PREFIX (repeatable): PREFIX=FILE");
   app.add_option("--auth-realm", f.auth_realm, "realm named in the Basic challenge")
       ->capture_default_str();
+  app.add_option("--cgi", f.cgi,
+                 "run CGI/1.1 scripts of DIR for paths under PREFIX (repeatable): PREFIX=DIR");
+  app.add_option("--cgi-timeout", f.cgi_timeout,
+                 "seconds a CGI script has for its whole answer (then 504, its process group "
+                 "killed)")
+      ->check(CLI::Range(0.001, 86400.0))
+      ->capture_default_str();
+  app.add_option("--cgi-max", f.cgi_max, "CGI scripts run at once; more wait for a slot")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   app.add_flag("--follow-symlinks", f.follow_symlinks,
                "follow symlinks that lead outside the root");
   app.add_option("--deny-dotfiles", f.deny_dotfiles,

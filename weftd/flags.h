@@ -51,6 +51,9 @@ struct Flags {
   std::vector<std::string> stats_allow = {"127.0.0.0/8", "::1"};
   std::string port_file;
   std::vector<std::string> auth;  // PREFIX=HTPASSWD_FILE
+  std::vector<std::string> cgi;   // PREFIX=DIR
+  double cgi_timeout = 30;
+  int cgi_max = 64;
   std::string auth_realm = "weftd";
 };
 

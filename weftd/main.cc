@@ -13,10 +13,11 @@
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
-// root and the virtual hosts), auth.h (--auth), stats_page.h (--stats-path,
+// root and the virtual hosts), auth.h (--auth), cgi.h (--cgi), stats_page.h (--stats-path,
 // --metrics-path), metrics.h (the counts and the Prometheus page) and
 // address_list.h (--stats-allow).
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
@@ -34,6 +35,7 @@
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
 #include "weftd/auth.h"
+#include "weftd/cgi.h"
 #include "weftd/flags.h"
 #include "weftd/metrics.h"
 #include "weftd/sites.h"
@@ -76,6 +78,28 @@ int main(int argc, char** argv) {
 
   Sites sites(f);
   Auth auth(f);
+  std::vector<std::unique_ptr<Cgi>> cgis;
+  for (const std::string& c : f.cgi) {
+    const size_t eq = c.find('=');
+    if (eq == std::string::npos || eq == 0 || c[0] != '/' || eq + 1 == c.size()) {
+      die("--cgi wants PREFIX=DIR with PREFIX starting with '/', got '" + c + "'");
+    }
+    const std::string dir = user_path(c.substr(eq + 1));
+    char* real = ::realpath(dir.c_str(), nullptr);
+    struct stat st = {};
+    if (!real || ::stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      std::free(real);
+      die("--cgi " + c + ": " + dir + " is not a directory");
+    }
+    CgiOptions o;
+    o.prefix = c.substr(0, eq);
+    o.dir = real;
+    std::free(real);
+    o.timeout = seconds(f.cgi_timeout);
+    o.max_scripts = f.cgi_max;
+    o.server_port = static_cast<uint16_t>(f.server.port);
+    cgis.push_back(std::make_unique<Cgi>(o));
+  }
   net::Backend backend;
   runtime::Options ro;
   try {
@@ -161,6 +185,9 @@ int main(int argc, char** argv) {
           if (!auth.admit(req, res)) return;
           if (stats_page.shows(req)) {
             return stats_page.answer(req, res, {*server, sites, log, backend}, metrics.get());
+          }
+          for (const auto& cgi : cgis) {
+            if (cgi->handles(req)) return (*cgi)(req, res);
           }
           sites.for_host(req.host())(req, res);
         },

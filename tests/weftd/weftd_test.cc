@@ -401,6 +401,104 @@ TEST_CASE("--health-path answers 503 from a stop signal while weftd drains, then
   }
 }
 
+namespace {
+
+// Sends `raw` on a fresh connection; the response, REQUIREd whole.
+RawResponse exchange(int port, const std::string& raw) {
+  RawConnection c(port);
+  REQUIRE(c.connected());
+  REQUIRE(c.send(raw));
+  std::optional<RawResponse> r = c.read_response();
+  REQUIRE_MESSAGE(r.has_value(), c.why());
+  return std::move(*r);
+}
+
+void write_script(const std::string& path, const std::string& body) {
+  write_file(path, "#!/bin/sh\n" + body);
+  REQUIRE(::chmod(path.c_str(), 0755) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("--cgi runs scripts with the RFC 3875 variables and streams their answers") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    const std::string bin = dir.path + "/bin";
+    ::mkdir(bin.c_str(), 0755);
+    write_script(bin + "/env",
+                 "printf 'Content-Type: text/plain\\n\\n'\n"
+                 "echo \"$REQUEST_METHOD|$SCRIPT_NAME|$PATH_INFO|$QUERY_STRING|$REMOTE_ADDR|"
+                 "$SERVER_PROTOCOL|$GATEWAY_INTERFACE|${HTTP_PROXY-unset}|$HTTP_X_TEST\"\n");
+    write_script(bin + "/echo",
+                 "printf 'Status: 201 Created\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\n"
+                 "echo \"length $CONTENT_LENGTH\"\ncat\n");
+    write_script(bin + "/big",
+                 "printf 'Content-Type: text/plain\\n\\n'\n"
+                 "head -c 1048576 /dev/zero | tr '\\000' x\n");
+    write_script(bin + "/moved", "printf 'Location: http://example.com/\\n\\n'\n");
+    write_script(bin + "/noheader", "echo just text\n");
+    write_script(bin + "/fails", "echo 'oops on stderr' >&2\nexit 3\n");
+    write_file(bin + "/notexec", "#!/bin/sh\n");
+    Weftd w(dir.path, {"--root=" + dir.path, "--io=" + std::string(io), "--access-log=off",
+                       "--cgi=/cgi-bin=" + bin});
+
+    RawResponse r = exchange(w.port,
+                             "GET /cgi-bin/env/a/b?x=1 HTTP/1.1\r\nHost: t\r\nProxy: evil\r\n"
+                             "X-Test: yes\r\nConnection: close\r\n\r\n");
+    CHECK(r.status == 200);
+    CHECK(r.body == "GET|/cgi-bin/env|/a/b|x=1|127.0.0.1|HTTP/1.1|CGI/1.1|unset|yes\n");
+    CHECK(r.header("content-type") == "text/plain");
+
+    r = exchange(w.port,
+                 "POST /cgi-bin/echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                 "Connection: close\r\n\r\nhello");
+    CHECK(r.status == 201);
+    CHECK(r.body == "length 5\nhello");
+    // A chunked body is read whole first: the script still gets its length.
+    r = exchange(w.port,
+                 "POST /cgi-bin/echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+                 "Connection: close\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    CHECK(r.body == "length 5\nabcde");
+
+    r = w.get("/cgi-bin/big");
+    CHECK(r.body == std::string(1 << 20, 'x'));
+    r = w.get("/cgi-bin/moved");
+    CHECK(r.status == 302);
+    CHECK(r.header("location") == "http://example.com/");
+    CHECK(w.get("/cgi-bin/noheader").status == 502);
+    CHECK(w.get("/cgi-bin/fails").status == 502);
+    CHECK(w.logged("cgi fails: oops on stderr"));
+    CHECK(w.get("/cgi-bin/missing").status == 404);
+    CHECK(w.get("/cgi-bin/notexec").status == 403);
+    CHECK(w.get("/cgi-bin/../x").status == 400);
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+  }
+}
+
+TEST_CASE("a CGI script past --cgi-timeout gets 504 and its process group is killed") {
+  TempDir dir;
+  const std::string bin = dir.path + "/bin";
+  ::mkdir(bin.c_str(), 0755);
+  // The script and a child of its own both outlive the timeout unless killed.
+  write_script(bin + "/slow", "sleep 300 &\necho $! > '" + dir.path + "/child.pid'\necho $$ > '" +
+                                  dir.path + "/script.pid'\nwait\n");
+  Weftd w(dir.path,
+          {"--root=" + dir.path, "--access-log=off", "--cgi=/cgi-bin=" + bin, "--cgi-timeout=1"});
+  CHECK(w.get("/cgi-bin/slow").status == 504);
+  CHECK(w.logged("cgi slow: no answer in time"));
+  for (const char* name : {"/script.pid", "/child.pid"}) {
+    const std::string pid = read_file(dir.path + name);
+    REQUIRE(!pid.empty());
+    INFO(name << " " << pid);
+    // Killed and reaped: no process, not even a zombie, by that number.
+    CHECK(eventually([&] { return !exists("/proc/" + pid.substr(0, pid.find('\n'))); }));
+  }
+  w.signal(SIGTERM);
+  CHECK(w.wait_exit() == 0);
+}
+
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
   struct Case {
     std::vector<std::string> args;
@@ -420,6 +518,8 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
       {{"--auth=/private=/nonexistent/users"}, "/nonexistent/users: cannot read"},
       {{"--auth=/../x=/etc/passwd"}, "climbs above the root"},
       {{"--auth-realm=a\"b"}, "--auth-realm may not hold"},
+      {{"--cgi=cgi-bin=/tmp"}, "--cgi wants PREFIX=DIR"},
+      {{"--cgi=/cgi-bin=/nonexistent/cgi"}, "is not a directory"},
   };
   for (auto& c : cases) {
     INFO(c.args[0]);
