@@ -33,8 +33,8 @@ for arg in "$@"; do
       ;;
   esac
 done
-lib="bench/weftd_path.sh"  # the runfiles copy (bazel run runs from the runfiles root)
-[ -f "$lib" ] || lib="$(dirname "$0")/weftd_path.sh"
+lib="bench/bench_lib.sh"  # the runfiles copy (bazel run runs from the runfiles root)
+[ -f "$lib" ] || lib="$(dirname "$0")/bench_lib.sh"
 source "$lib" cgi_bench
 for tool in wrk lighttpd curl taskset python3; do
   command -v "$tool" >/dev/null || {
@@ -43,43 +43,19 @@ for tool in wrk lighttpd curl taskset python3; do
   }
 done
 
-work="$(mktemp -d /tmp/weft-cgi-XXXXXX)"
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 mkdir -p "$work/cgi-bin" "$work/root"
 printf '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\nhello\\n"\n' >"$work/cgi-bin/hello"
 chmod 755 "$work/cgi-bin" "$work/root" "$work/cgi-bin/hello"
 
 hz="$(getconf CLK_TCK)"
-# utime + stime, and cutime + cstime, in clock ticks, of one process.
-ticks() {
-  local f
-  read -ra f < <(sed 's/^.*) //' "/proc/$1/stat")
-  echo "$((f[11] + f[12])) $((f[13] + f[14]))"
-}
-wait_listening() {  # port pid name
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/cgi-bin/hello" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "cgi_bench: $3 did not start on port $1" >&2
-  cat "$work/$3.err" >&2 2>/dev/null || true
-  exit 1
-}
 
 declare -A spid
 taskset -c 0 "$weftd" --root="$work/root" --port="$port" --threads=1 --access-log=off \
   --error-log="$work/weftd.err" --cgi="/cgi-bin=$work/cgi-bin" >/dev/null 2>&1 &
 pids+=("$!")
 spid[weftd]="$!"
-wait_listening "$port" "$!" weftd
+wait_listening "$port" "$!" weftd /cgi-bin/hello
 
 cat >"$work/lighttpd.conf" <<EOF
 server.document-root = "$work/root"
@@ -95,7 +71,7 @@ EOF
 taskset -c 0 lighttpd -D -f "$work/lighttpd.conf" >/dev/null 2>&1 &
 pids+=("$!")
 spid[lighttpd]="$!"
-wait_listening "$((port + 1))" "$!" lighttpd
+wait_listening "$((port + 1))" "$!" lighttpd /cgi-bin/hello
 
 declare -A per_cpu
 lines=()
@@ -109,9 +85,9 @@ for name in weftd lighttpd; do
     continue
   fi
   taskset -c 1 wrk -t1 -c8 -d1s "$url" >/dev/null
-  read -r s0 k0 < <(ticks "${spid[$name]}")
+  read -r s0 k0 < <(proc_ticks "${spid[$name]}")
   out="$(taskset -c 1 wrk -t1 -c8 -d"${seconds}s" "$url")"
-  read -r s1 k1 < <(ticks "${spid[$name]}")
+  read -r s1 k1 < <(proc_ticks "${spid[$name]}")
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "cgi_bench: $name: errors in the run:" >&2
     echo "$out" >&2

@@ -38,8 +38,8 @@ for arg in "$@"; do
   esac
 done
 # weftd: --weftd, else the runfiles copy (bazel run), else bazel-bin.
-lib="bench/weftd_path.sh"  # the runfiles copy (bazel run runs from the runfiles root)
-[ -f "$lib" ] || lib="$(dirname "$0")/weftd_path.sh"
+lib="bench/bench_lib.sh"  # the runfiles copy (bazel run runs from the runfiles root)
+[ -f "$lib" ] || lib="$(dirname "$0")/bench_lib.sh"
 source "$lib" compress_bench
 for tool in wrk nginx h2o curl taskset python3; do
   command -v "$tool" >/dev/null || {
@@ -48,17 +48,10 @@ for tool in wrk nginx h2o curl taskset python3; do
   }
 done
 
-work="$(mktemp -d /tmp/weft-compress-XXXXXX)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 docroot="$work/root"
 mkdir -p "$docroot"
-chmod 755 "$work" "$docroot"  # nginx's worker runs as www-data when started as root
+chmod 755 "$docroot"
 python3 - "$docroot/100k.html" <<'EOF'
 import random, sys
 random.seed(7)
@@ -76,24 +69,15 @@ sys.stdout.write("".join(out)[: 100 * 1024])
 EOF
 
 hz="$(getconf CLK_TCK)"
-# Server CPU time in clock ticks, summed over the given pids.
-cpu_ticks() {
-  local total=0 p f
+
+# Own CPU ticks, summed over the given pids (nginx: master and worker).
+ticks_of() {
+  local total=0 p own children
   for p in "$@"; do
-    read -ra f < <(sed 's/^.*) //' "/proc/$p/stat")
-    total=$((total + f[11] + f[12]))
+    read -r own children < <(proc_ticks "$p")
+    total=$((total + own))
   done
   echo "$total"
-}
-wait_listening() {  # port pid name
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/100k.html" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "compress_bench: $3 did not start on port $1" >&2
-  cat "$work/$3.err" >&2 2>/dev/null || true
-  exit 1
 }
 
 declare -A spids
@@ -101,7 +85,7 @@ taskset -c 0 "$weftd" --root="$docroot" --port="$port" --threads=1 --access-log=
   --error-log="$work/weftd.err" >/dev/null 2>&1 &
 pids+=("$!")
 spids[weftd]="$!"
-wait_listening "$port" "$!" weftd
+wait_listening "$port" "$!" weftd /100k.html
 
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -126,7 +110,7 @@ EOF
 taskset -c 0 nginx -e "$work/nginx.err" -p "$work/nginx/" -c "$work/nginx/nginx.conf" \
   >/dev/null 2>&1 &
 pids+=("$!")
-wait_listening "$((port + 1))" "$!" nginx
+wait_listening "$((port + 1))" "$!" nginx /100k.html
 spids[nginx]="$! $(pgrep -P "$!" | head -n 1)"
 
 {
@@ -149,7 +133,7 @@ EOF
 taskset -c 0 h2o -c "$work/h2o.conf" >/dev/null 2>&1 &
 pids+=("$!")
 spids[h2o]="$!"
-wait_listening "$((port + 2))" "$!" h2o
+wait_listening "$((port + 2))" "$!" h2o /100k.html
 
 declare -A per_cpu
 lines=()
@@ -166,9 +150,9 @@ for name in weftd nginx h2o; do
     continue
   fi
   taskset -c 1 wrk -t1 -c50 -d1s -H 'Accept-Encoding: gzip' "$url" >/dev/null
-  c0="$(cpu_ticks ${spids[$name]})"
+  c0="$(ticks_of ${spids[$name]})"
   out="$(taskset -c 1 wrk -t1 -c50 -d"${seconds}s" -H 'Accept-Encoding: gzip' "$url")"
-  c1="$(cpu_ticks ${spids[$name]})"
+  c1="$(ticks_of ${spids[$name]})"
   if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
     echo "compress_bench: $name: errors in the run:" >&2
     echo "$out" >&2

@@ -153,8 +153,8 @@ for arg in "$@"; do
 done
 
 # weftd: --weftd, else the runfiles copy (bazel run), else bazel-bin.
-lib="bench/weftd_path.sh"  # the runfiles copy (bazel run runs from the runfiles root)
-[ -f "$lib" ] || lib="$(dirname "$0")/weftd_path.sh"
+lib="bench/bench_lib.sh"  # the runfiles copy (bazel run runs from the runfiles root)
+[ -f "$lib" ] || lib="$(dirname "$0")/bench_lib.sh"
 source "$lib" static_bench
 # The idle-connection client: the runfiles copy, else the one beside this script.
 idle_client=bench/idle_conns.py
