@@ -221,6 +221,30 @@ Result<TcpListener> TcpListener::bind(const SocketAddress& addr, ListenOptions o
   return l;
 }
 
+Result<TcpListener> TcpListener::adopt(int fd, ListenOptions o) {
+  int type = 0, listening = 0;
+  socklen_t len = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    return Result<TcpListener>::failure(last_error());
+  }
+  len = sizeof listening;
+  if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 ||
+      !listening) {
+    return Result<TcpListener>::failure(EINVAL);
+  }
+  if (::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+    return Result<TcpListener>::failure(last_error());
+  }
+  if (o.defer_accept_s > 0 && setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &o.defer_accept_s,
+                                         sizeof o.defer_accept_s) != 0) {
+    return Result<TcpListener>::failure(last_error());
+  }
+  TcpListener l;
+  l.sock_ = std::make_unique<Socket>(fd);
+  return l;
+}
+
 Result<TcpStream> TcpListener::accept(Deadline d, SocketAddress* peer) {
   IoDriver* io = current_driver();
   if (!io) {

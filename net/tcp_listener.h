@@ -39,6 +39,11 @@ class TcpListener {
 
   // Binds and listens (SO_REUSEADDR always); any thread.
   static runtime::Result<TcpListener> bind(const SocketAddress& addr, ListenOptions o = {});
+  // Takes over `fd`, a stream socket already listening (one inherited from
+  // systemd or an old process), made non-blocking and close-on-exec; of `o`
+  // only defer_accept_s applies. ENOTSOCK / EINVAL if `fd` is no listening
+  // stream socket (it is then left open). Any thread.
+  static runtime::Result<TcpListener> adopt(int fd, ListenOptions o = {});
 
   // Parks until a connection arrives; its peer in *peer if given. ECANCELED
   // once closed, ETIMEDOUT at the deadline. Fibers only.

@@ -295,10 +295,9 @@ void Cgi::Impl::run(http::Request& req, http::Response& res) {
       out.ours.close();
       if (!finished) ::kill(-pid, SIGKILL);
       reap(pid, d);
-      in.ours.close();  // a grandchild may hold the other ends
-      err.ours.close();
+      in.ours.close();  // the script is gone: what it did not read is not wanted
       feeder.join();
-      errors.join();
+      errors.join();  // to the end of what it wrote, or the deadline if a grandchild holds it
     }
   } join{in, out, err, feeder, errors, finished, pid, deadline};
 

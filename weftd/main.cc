@@ -13,7 +13,8 @@
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
-// root and the virtual hosts), auth.h (--auth), cgi.h (--cgi), stats_page.h (--stats-path,
+// root and the virtual hosts), socket_activation.h (a listener from
+// systemd), auth.h (--auth), cgi.h (--cgi), stats_page.h (--stats-path,
 // --metrics-path), metrics.h (the counts and the Prometheus page) and
 // address_list.h (--stats-allow).
 #include <signal.h>
@@ -39,6 +40,7 @@
 #include "weftd/flags.h"
 #include "weftd/metrics.h"
 #include "weftd/sites.h"
+#include "weftd/socket_activation.h"
 #include "weftd/stats_page.h"
 
 using namespace weft;
@@ -76,6 +78,7 @@ int main(int argc, char** argv) {
     if (!(t > 0 && t < 86400)) die("timeouts are seconds between 0 and 86400");
   }
 
+  const int inherited = inherited_listener();  // before any thread: it edits the environment
   Sites sites(f);
   Auth auth(f);
   std::vector<std::unique_ptr<Cgi>> cgis;
@@ -155,9 +158,14 @@ int main(int argc, char** argv) {
 
     // The kernel holds a connection until its first bytes arrive, up to the
     // header timeout: one wake-up per connection instead of two.
-    auto l = net::TcpListener::bind(
-        addr, {.defer_accept_s = static_cast<int>(std::ceil(f.header_timeout))});
-    if (!l) die("cannot listen on " + addr.to_string() + ": " + l.message());
+    const net::ListenOptions listen_options{.defer_accept_s =
+                                                static_cast<int>(std::ceil(f.header_timeout))};
+    auto l = inherited >= 0 ? net::TcpListener::adopt(inherited, listen_options)
+                            : net::TcpListener::bind(addr, listen_options);
+    if (!l) {
+      die(inherited >= 0 ? "cannot serve the inherited socket (LISTEN_FDS): " + l.message()
+                         : "cannot listen on " + addr.to_string() + ": " + l.message());
+    }
     http::ServerOptions so;
     so.max_connections = f.max_connections;
     so.header_timeout = seconds(f.header_timeout);

@@ -67,8 +67,10 @@ class WeftdProcess {
   // Runs weftd with `flags` and waits until it listens; its error log is
   // `prefix`.error.log, its port file `prefix`.port, its stderr
   // `prefix`.stderr. Throws std::runtime_error with weftd's stderr if it
-  // exits first, or if it does not listen within kStartPatience.
-  void start(std::vector<std::string> flags, const std::string& prefix) {
+  // exits first, or if it does not listen within kStartPatience. With
+  // `listen_fd`, weftd inherits that listening socket as systemd passes one
+  // (descriptor 3, LISTEN_FDS=1, LISTEN_PID its pid).
+  void start(std::vector<std::string> flags, const std::string& prefix, int listen_fd = -1) {
     error_log_ = prefix + ".error.log";
     stderr_ = prefix + ".stderr";
     const std::string port_file = prefix + ".port";
@@ -82,6 +84,15 @@ class WeftdProcess {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
       redirect("/dev/null", O_WRONLY, 1);
       redirect(stderr_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 2);
+      if (listen_fd >= 0) {
+        if (listen_fd == 3) {
+          ::fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep close-on-exec
+        } else {
+          ::dup2(listen_fd, 3);  // the copy has no close-on-exec
+        }
+        ::setenv("LISTEN_FDS", "1", 1);
+        ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+      }
       std::vector<char*> argv;
       for (std::string& f : flags) argv.push_back(f.data());
       argv.push_back(nullptr);

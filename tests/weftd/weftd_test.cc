@@ -5,7 +5,9 @@
 // hopes the process got there.
 #include <crypt.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -497,6 +499,36 @@ TEST_CASE("a CGI script past --cgi-timeout gets 504 and its process group is kil
   }
   w.signal(SIGTERM);
   CHECK(w.wait_exit() == 0);
+}
+
+TEST_CASE("a listening socket passed as systemd does (LISTEN_FDS) is served instead of --port") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    write_file(dir.path + "/a.txt", "alpha\n");
+    // The manager's socket: bound and listening before weftd exists.
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof a;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+    WeftdProcess p;
+    REQUIRE_NOTHROW(p.start({"--root=" + dir.path, "--io=" + std::string(io), "--access-log=off"},
+                            dir.path + "/weftd", fd));
+    ::close(fd);  // weftd holds its own copy
+    CHECK(p.port() == ntohs(a.sin_port));
+    RawConnection c(p.port());
+    REQUIRE(c.connected());
+    REQUIRE(c.send("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+    std::optional<RawResponse> r = c.read_response();
+    REQUIRE_MESSAGE(r.has_value(), c.why());
+    CHECK(r->body == "alpha\n");
+    CHECK(p.stop() == 0);
+  }
 }
 
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
