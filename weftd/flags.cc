@@ -53,6 +53,13 @@ void resolve_paths(Flags& f) {
 }
 
 void add_flags(CLI::App& app, Flags& f) {
+  // CLI11 reads the file itself: `name = value` lines, flag names without
+  // the dashes, arrays for repeatable flags; the command line wins.
+  app.set_config("--config", "",
+                 "read flags from a TOML file: root = \"/srv/www\", auth = [\"/a=FILE\"], ...; "
+                 "flags given on the command line win")
+      ->transform([](std::string p) { return user_path(p); });
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a misspelt key is an error
   app.add_option("--root", f.root, "directory to serve (default: the bundled www/)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   net::add_server_flags(app, f.server);

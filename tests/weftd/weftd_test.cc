@@ -531,6 +531,37 @@ TEST_CASE("a listening socket passed as systemd does (LISTEN_FDS) is served inst
   }
 }
 
+TEST_CASE("--config reads flags from a TOML file, the command line winning") {
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    TempDir dir;
+    write_file(dir.path + "/a.txt", "alpha\n");
+    write_file(dir.path + "/home.html", "home\n");
+    write_file(dir.path + "/index.html", "index\n");
+    write_file(dir.path + "/weftd.toml", "# weftd\nroot = \"" + dir.path +
+                                             "\"\nhealth-path = \"/healthz\"\n"
+                                             "index = \"home.html\"\naccess-log = \"off\"\n"
+                                             "error-page = [\"404=" +
+                                             dir.path + "/a.txt\"]\n");
+    Weftd w(dir.path, {"--config=" + dir.path + "/weftd.toml", "--io=" + std::string(io),
+                       "--index=index.html"});
+    CHECK(w.get("/healthz").body == "ok\n");
+    CHECK(w.get("/").body == "index\n");  // the command line's --index
+    RawResponse missing = w.get("/missing");
+    CHECK(missing.status == 404);
+    CHECK(missing.body == "alpha\n");  // an array for a repeatable flag
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+  }
+  // A misspelt key is refused, not ignored.
+  TempDir dir;
+  write_file(dir.path + "/bad.toml", "roots = \"/srv\"\n");
+  const weft::runtime::testing::ChildResult r =
+      run_weftd_to_exit({"--port=0", "--config=" + dir.path + "/bad.toml"});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("roots") != std::string::npos);
+}
+
 TEST_CASE("weftd refuses bad flags and an unreadable root with a message and status 2") {
   struct Case {
     std::vector<std::string> args;
@@ -551,6 +582,7 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
       {{"--auth=/../x=/etc/passwd"}, "climbs above the root"},
       {{"--auth-realm=a\"b"}, "--auth-realm may not hold"},
       {{"--cgi=cgi-bin=/tmp"}, "--cgi wants PREFIX=DIR"},
+      {{"--config=/nonexistent/weftd.toml"}, "/nonexistent/weftd.toml"},
       {{"--cgi=/cgi-bin=/nonexistent/cgi"}, "is not a directory"},
   };
   for (auto& c : cases) {
