@@ -207,11 +207,16 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"select", "poll", "epoll", "io_uring"}))
       ->capture_default_str();
+  bool kicks = true;
+  app.add_option("--io-uring-kick", kicks,
+                 "whether idle workers kick a busy io_uring owner (net::set_io_uring_kicks)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  net::set_io_uring_kicks(kicks);
   for (const auto& b : backends) run_backend(b, conns, seconds);
   return 0;
 }

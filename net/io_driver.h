@@ -50,8 +50,9 @@
 // for it after 10 ms (see "A worker stuck in a fiber" in scheduler.cc): it
 // fires its timers and polls its driver (EventSource::poll_for_busy_owner):
 // a readiness driver's descriptors directly; an io_uring ring, which only
-// its owner may enter, through a signal handler on the owner's thread (see
-// "A busy owner" in uring_driver.cc).
+// its owner may enter, through a signal handler on the owner's thread when
+// kicks are on (see "A busy owner" in uring_driver.cc; off by default, so
+// io_uring operations then wait for that worker).
 #pragma once
 
 #include <sys/socket.h>

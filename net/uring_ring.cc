@@ -15,8 +15,10 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <system_error>
 
+#include "net/backend.h"
 #include "net/last_error.h"
 #include "net/uring_driver.h"
 #include "runtime/test_hook.h"
@@ -195,6 +197,7 @@ UringRing& UringRing::local() {
 }
 
 void UringRing::reserve(unsigned n) {
+  WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
   while (io_uring_sq_space_left(&ring_) < n) {
     if (io_uring_submit(&ring_) < 0) {
       // The kernel refuses new work until we take completions (-EBUSY).
@@ -210,6 +213,7 @@ void UringRing::attach(Op& op, io_uring_sqe* e, int slot) {
 }
 
 void UringRing::add_timed(Op& op, Deadline d) {
+  WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
   if (d != kNoDeadline) timed_.push(op, d);
 }
 
@@ -228,12 +232,14 @@ void UringRing::cancel_expired() {
 }
 
 void UringRing::prepare_cancel(Op& op) {
+  WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
   io_uring_sqe* c = io_uring_get_sqe(&ring_);
   io_uring_prep_cancel64(c, op.tag(0), 0);
   io_uring_sqe_set_data64(c, kIgnoreTag);
 }
 
 void UringRing::park(Op& op, const char* what, const void* obj) {
+  WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
   ++in_flight_;
   waiting_.fetch_add(1, std::memory_order_seq_cst);
   // The SQE waits in the ring until poll(); once the fiber is switched out a
@@ -284,6 +290,7 @@ void UringRing::poll(Deadline d) {
 }
 
 void UringRing::reap() {
+  WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));  // a kick never reaps beside us
   for (;;) {
     unsigned head;
     unsigned n = 0;
@@ -371,6 +378,7 @@ bool UringRing::poll_for_busy_owner() {
   const pid_t tid = owner_tid_.load(std::memory_order_acquire);
   if (tid == 0) return true;  // never started: nothing in flight
   wake_handed(true);
+  if (!io_uring_kicks()) return false;
   // One kick at a time: while the last is unserved (the owner thread is
   // descheduled, or the signal is held up), another would only queue.
   uint32_t sent = kicks_sent_.load(std::memory_order_relaxed);
@@ -464,6 +472,25 @@ std::string probe_kernel() {
 }
 
 }  // namespace
+
+namespace {
+// -1 until read from $WEFT_IO_URING_KICK, then 0 or 1.
+std::atomic<int> g_kicks{-1};
+}  // namespace
+
+void set_io_uring_kicks(bool on) noexcept { g_kicks.store(on ? 1 : 0, std::memory_order_relaxed); }
+
+bool io_uring_kicks() noexcept {
+  int k = g_kicks.load(std::memory_order_relaxed);
+  if (k < 0) {
+    const char* env = std::getenv("WEFT_IO_URING_KICK");
+    k = env && std::string_view(env) == "1" ? 1 : 0;
+    int unset = -1;
+    g_kicks.compare_exchange_strong(unset, k, std::memory_order_relaxed);
+    k = g_kicks.load(std::memory_order_relaxed);
+  }
+  return k == 1;
+}
 
 bool uring_supported(std::string* why) {
   static const std::string refusal = probe_kernel();

@@ -105,7 +105,10 @@ class UringRing : public IoDriver {
   // Makes room for `n` SQEs, submitting what is queued if need be.
   void reserve(unsigned n);
   // The next free SQE; reserve() first.
-  io_uring_sqe* sqe() noexcept { return io_uring_get_sqe(&ring_); }
+  io_uring_sqe* sqe() noexcept {
+    WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
+    return io_uring_get_sqe(&ring_);
+  }
   // Names `op` (its result slot) as the owner of the prepared SQE `e`.
   static void attach(Op& op, io_uring_sqe* e, int slot);
   // Cancels `op` at `d` (kNoDeadline: never); see Deadlines.
@@ -114,7 +117,10 @@ class UringRing : public IoDriver {
   // CQE is dropped.
   void prepare_cancel(Op& op);
   // Submits the SQEs queued so far now instead of at the next poll().
-  void submit() { io_uring_submit(&ring_); }
+  void submit() {
+    WEFT_DCHECK(in_use_.load(std::memory_order_relaxed));
+    io_uring_submit(&ring_);
+  }
   // Parks the calling fiber until the last CQE of `op` is in.
   void park(Op& op, const char* what, const void* obj);
   // Counts an Op on the heap (notify_readable's) like a parked one: an event

@@ -123,10 +123,10 @@
 // for: the idle worker fires its due timers and has its EventSource polled
 // without blocking (poll_for_busy_owner: a readiness driver polls the
 // descriptors itself; an io_uring ring, which only its owner may enter, is
-// submitted and reaped in a signal handler on the owner's thread). The
-// fibers woken run on the idle worker. While some awake worker owes timers or I/O, idle workers
-// sleep at most kBusyAfter (about 100 wake-ups a second each), which bounds how late a stranded
-// deadline or event is served.
+// submitted and reaped in a signal handler on the owner's thread, when that
+// is turned on). The fibers woken run on the idle worker. While some awake worker owes timers or
+// I/O, idle workers sleep at most kBusyAfter (about 100 wake-ups a second each), which bounds how
+// late a stranded deadline or event is served.
 //
 // A worker that owes nothing can come to owe, and then get stuck, without
 // waking anyone, in one way: it runs fiber X while Y waits in its mailbox

@@ -129,6 +129,7 @@ Pair connected_pair() {
 }  // namespace
 
 TEST_CASE("a read parked on a worker that then gets stuck in a long fiber is still served") {
+  set_io_uring_kicks(true);
   for_each_backend([](Backend, int workers) {
     if (workers < 2) return;
     Pair p = connected_pair();
@@ -154,6 +155,7 @@ TEST_CASE("a read parked on a worker that then gets stuck in a long fiber is sti
 }
 
 TEST_CASE("the deadline of a read parked on a worker stuck in a long fiber still fires") {
+  set_io_uring_kicks(true);
   for_each_backend([](Backend, int workers) {
     if (workers < 2) return;
     // An attempt whose hog starts after the deadline proves nothing (a slow
@@ -205,6 +207,7 @@ void count_kick_completions(weft::runtime::detail::HookPoint p, const void*) {
 
 TEST_CASE("kicks at any instant leave io_uring operations and their fibers intact") {
   if (!weft::testing::runs_backend(Backend::kIoUring)) return;
+  set_io_uring_kicks(true);
   Options o;
   o.workers = 2;
   use_backend(o, Backend::kIoUring);
