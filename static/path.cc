@@ -70,6 +70,12 @@ bool hidden(std::string_view rel) {
   return rel.starts_with('.') || rel.find("/.") != std::string_view::npos;
 }
 
+bool beneath(std::string_view prefix, std::string_view rel) noexcept {
+  if (prefix.empty()) return true;
+  if (rel.substr(0, prefix.size()) != prefix) return false;
+  return rel.size() == prefix.size() || rel[prefix.size()] == '/';
+}
+
 std::string join_path(const std::string& dir, std::string_view name) {
   return dir.empty() ? std::string(name) : dir + "/" + std::string(name);
 }

@@ -38,6 +38,10 @@ CleanPath clean_request_path(std::string_view raw);
 // '.', except a leading ".well-known" (RFC 8615).
 bool hidden(std::string_view rel);
 
+// Whether the normalized path `rel` is `prefix` (normalized too; "" is the
+// root) or lies beneath it: "a/b" is beneath "a", "ab" is not.
+bool beneath(std::string_view prefix, std::string_view rel) noexcept;
+
 // `dir` + "/" + `name`, or `name` when `dir` is the root ("").
 std::string join_path(const std::string& dir, std::string_view name);
 

@@ -7,17 +7,6 @@
 
 namespace weft::weftd {
 
-namespace {
-
-// Whether the normalized path `rel` is `prefix` or beneath it.
-bool covers(const std::string& prefix, std::string_view rel) {
-  if (prefix.empty()) return true;
-  if (rel.size() < prefix.size() || rel.compare(0, prefix.size(), prefix) != 0) return false;
-  return rel.size() == prefix.size() || rel[prefix.size()] == '/';
-}
-
-}  // namespace
-
 Auth::Auth(const Flags& f) {
   if (f.auth_realm.find_first_of("\"\\") != std::string::npos ||
       std::any_of(f.auth_realm.begin(), f.auth_realm.end(),
@@ -54,7 +43,7 @@ bool Auth::admit(const http::Request& req, http::Response& res) const {
   const static_files::CleanPath p = static_files::clean_request_path(req.path());
   if (p.status != 0) return true;  // the file handler answers 400
   for (const Rule& r : rules_) {
-    if (covers(r.prefix, p.rel)) return r.auth->check(req, res);
+    if (static_files::beneath(r.prefix, p.rel)) return r.auth->check(req, res);
   }
   return true;
 }

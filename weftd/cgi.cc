@@ -23,8 +23,6 @@
 #include "runtime/semaphore.h"
 #include "static/path.h"
 
-extern char** environ;
-
 namespace weft::weftd {
 
 using runtime::Clock;

@@ -34,6 +34,22 @@ namespace {
 
 SocketAddress loopback() { return *SocketAddress::parse("127.0.0.1", 0); }
 
+// A connected pair of streams, the client's end read by the test.
+struct Pair {
+  TcpStream client;
+  TcpStream server;
+};
+
+Pair connected_pair() {
+  auto l = TcpListener::bind(loopback());
+  REQUIRE(l.ok());
+  auto c = TcpStream::connect(l.value().local_address());
+  REQUIRE(c.ok());
+  auto s = l.value().accept();
+  REQUIRE(s.ok());
+  return {std::move(c.value()), std::move(s.value())};
+}
+
 // Occupies worker 0 without ever switching until `until` is set or the
 // patience runs out; returns whether it was `until` that ended it.
 JoinHandle<bool> hog_worker_0(std::atomic<bool>& started, const std::atomic<bool>& until) {
@@ -76,14 +92,9 @@ TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served"
     // A homed descriptor is a readiness notion: an io_uring operation goes
     // to the ring of the worker the fiber runs on (the next cases).
     if (b == Backend::kIoUring) return;
-    auto l = TcpListener::bind(loopback());
-    REQUIRE(l.ok());
-    auto connected = TcpStream::connect(l.value().local_address());
-    REQUIRE(connected.ok());
-    auto accepted = l.value().accept();
-    REQUIRE(accepted.ok());
-    TcpStream& c = connected.value();
-    TcpStream& s = accepted.value();
+    Pair p = connected_pair();
+    TcpStream& c = p.client;
+    TcpStream& s = p.server;
     char byte;
     // The client side is homed on worker 0's driver: its first wait is there.
     this_fiber::move_to(0);
@@ -107,26 +118,6 @@ TEST_CASE("a descriptor homed on a worker stuck in a long fiber is still served"
     CHECK(reader.join());
   });
 }
-
-namespace {
-
-// A connected pair of streams, the client's end read by the test.
-struct Pair {
-  TcpStream client;
-  TcpStream server;
-};
-
-Pair connected_pair() {
-  auto l = TcpListener::bind(loopback());
-  REQUIRE(l.ok());
-  auto c = TcpStream::connect(l.value().local_address());
-  REQUIRE(c.ok());
-  auto s = l.value().accept();
-  REQUIRE(s.ok());
-  return {std::move(c.value()), std::move(s.value())};
-}
-
-}  // namespace
 
 TEST_CASE("a read parked on a worker that then gets stuck in a long fiber is still served") {
   set_io_uring_kicks(true);
