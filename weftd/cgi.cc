@@ -176,22 +176,17 @@ void Cgi::Impl::run(http::Request& req, http::Response& res) {
   }
   if (::access(file.c_str(), X_OK) != 0) return res.send(403, "403 Forbidden\n");
 
-  // A body of unknown length is read whole: the script is owed CONTENT_LENGTH.
+  // The body is read whole before the script starts: reading it while the
+  // answer streams out would use the connection's writer from two fibers
+  // (a read flushes answers queued before it). The script is owed a
+  // CONTENT_LENGTH anyway.
   std::string whole_body;
-  bool body_read = false;
-  size_t content_length = 0;
   if (req.has_body()) {
-    const std::string_view cl = req.header("content-length");
-    if (!cl.empty()) {
-      content_length = std::strtoull(std::string(cl).c_str(), nullptr, 10);
-    } else {
-      runtime::Result<std::string> b = req.body();
-      if (!b) return;  // answered 413/400 by the server
-      whole_body = std::move(b.value());
-      body_read = true;
-      content_length = whole_body.size();
-    }
+    runtime::Result<std::string> b = req.body();
+    if (!b) return;  // answered 413/400 by the server
+    whole_body = std::move(b.value());
   }
+  const size_t content_length = whole_body.size();
 
   if (!slots.acquire_until(deadline)) {
     res.set_header("Retry-After", "1");
@@ -250,14 +245,8 @@ void Cgi::Impl::run(http::Request& req, http::Response& res) {
   // it has read everything.
   auto feeder = runtime::spawn(
       [&] {
-        if (body_read) {
+        if (!whole_body.empty()) {
           (void)in.ours.write(whole_body.data(), whole_body.size(), deadline);
-        } else if (req.has_body()) {
-          char buf[16384];
-          for (;;) {
-            runtime::Result<size_t> n = req.read_body(buf, sizeof buf);
-            if (!n || *n == 0 || !in.ours.write(buf, *n, deadline)) break;
-          }
         }
         in.ours.close();
       },

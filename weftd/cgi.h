@@ -26,8 +26,10 @@
 // one logs each stderr line to the error log, and the handler's reads the
 // CGI header fields from stdout (Status, Location, Content-Type, others
 // passed on) and streams the rest to the client, chunked unless the script
-// gave a Content-Length. A chunked request body is read whole first, so the
-// script sees a CONTENT_LENGTH, as the RFC requires.
+// gave a Content-Length. The request body (up to the server's limit) is
+// read whole before the script starts: reading it while the answer streams
+// out would use the connection's writer from two fibers, and the script is
+// owed a CONTENT_LENGTH, as the RFC requires.
 //
 // Errors: a script that cannot be spawned, ends or closes stdout before a
 // complete header, or sends a malformed one gets 502; one that does not
