@@ -126,6 +126,30 @@ const char* state_name(FiberState s) {
   return "?";
 }
 
+}  // namespace
+
+void woke_unparked(Fiber* f, FiberState was) noexcept {
+  const char* what = f->wait_what.load(std::memory_order_relaxed);
+  std::fprintf(
+      stderr, "weft: check failed: a wake found fiber %llu \"%s\" %s, not parked (last wait: %s)\n",
+      static_cast<unsigned long long>(f->id), f->name, state_name(was), what ? what : "none");
+  std::fflush(stderr);
+  std::abort();
+}
+
+void resumed_unrunnable(Fiber* f, FiberState was) noexcept {
+  const char* what = f->wait_what.load(std::memory_order_relaxed);
+  std::fprintf(stderr,
+               "weft: check failed: a worker was about to resume fiber %llu \"%s\", which is %s, "
+               "not runnable (wait: %s)\n",
+               static_cast<unsigned long long>(f->id), f->name, state_name(was),
+               what ? what : "none");
+  std::fflush(stderr);
+  std::abort();
+}
+
+namespace {
+
 void dump_registry(const Registry& r, std::string& out) {
   std::lock_guard<SpinLock> g(const_cast<SpinLock&>(r.mu));
   for (Fiber* f = r.head; f; f = f->reg_next) {

@@ -103,6 +103,12 @@ void wake(Waiter& w, WakeReason reason) noexcept {
   WEFT_DCHECK(!w.timed || w.claimed.load(std::memory_order_relaxed));
   w.reason = reason;
   if (detail::Fiber* f = w.fiber) {
+#if WEFT_DCHECK_ON
+    // One wake per park: a second one would resume the fiber in the middle
+    // of its next wait, or run it on two workers at once.
+    const detail::FiberState was = f->state.exchange(detail::FiberState::kRunnable);
+    if (was != detail::FiberState::kParked) detail::woke_unparked(f, was);
+#endif
     detail::Worker* wk = current_worker();
     if (wk && wk->sched == f->sched) {
       wk->make_ready(f);

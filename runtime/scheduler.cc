@@ -303,6 +303,7 @@ void Worker::run_loop(std::latch& start_line) {
   if (altstack != MAP_FAILED) {
     ss.ss_flags = SS_DISABLE;
     sigaltstack(&ss, nullptr);
+    sanitizer_unmapping_stack(altstack, kAltStackSize);  // a handler's frames may be left on it
     munmap(altstack, kAltStackSize);
   }
   stacks.flush();
@@ -320,6 +321,13 @@ void Worker::jump(Fiber* next, PostSwitch p) {
   switch_from = self;
   post = p;
   current = next;
+#if WEFT_DCHECK_ON
+  // A fiber runs on one worker at a time: only a runnable one is resumed.
+  if (next != &sched_fiber) {
+    const FiberState was = next->state.exchange(FiberState::kRunning, std::memory_order_relaxed);
+    if (was != FiberState::kRunnable) resumed_unrunnable(next, was);
+  }
+#endif
   next->state.store(FiberState::kRunning, std::memory_order_relaxed);
   next->worker = index;
   sanitizer_before_jump(self, next, p.kind == PostSwitch::kRelease);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <new>
 
+#include "runtime/detail/sanitizer.h"
+
 namespace weft::runtime::detail {
 
 namespace {
@@ -34,7 +36,10 @@ StackPool::StackPool(size_t stack_size, size_t guard_size)
     : stack_size_(stack_size), guard_size_(guard_size) {}
 
 StackPool::~StackPool() {
-  for (auto& [p, n] : slabs_) munmap(p, n);
+  for (auto& [p, n] : slabs_) {
+    sanitizer_unmapping_stack(p, n);
+    munmap(p, n);
+  }
 }
 
 void StackPool::add_slab() {

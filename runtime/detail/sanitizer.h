@@ -46,6 +46,19 @@ inline void sanitizer_fresh_stack(char* lo, size_t size) {
   (void)size;
 }
 
+// Stack memory about to be unmapped: clear its poison too. AddressSanitizer
+// does not clear shadow at munmap, and the next mapping at that address may
+// be one it never sees made (liburing maps an io_uring's rings with a raw
+// system call): its reads would then hit the redzones of frames abandoned
+// here and be reported as a stack-buffer-underflow.
+inline void sanitizer_unmapping_stack(void* lo, size_t size) {
+#if WEFT_ASAN
+  __asan_unpoison_memory_region(lo, size);
+#endif
+  (void)lo;
+  (void)size;
+}
+
 inline void sanitizer_created(Fiber* f) {
 #if WEFT_TSAN
   f->tsan_fiber = __tsan_create_fiber(0);

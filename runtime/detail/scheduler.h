@@ -178,6 +178,12 @@ extern const char kJoinWhat[];
 // stack overflowed into its guard (diagnostics.cc).
 void install_overflow_handler();
 
+// A wake found `f` not parked (`was`): names the fiber and what it last
+// waited on, then aborts. Sanitizer builds check every wake (park.cc).
+[[noreturn, gnu::cold]] void woke_unparked(Fiber* f, FiberState was) noexcept;
+// A worker was about to resume `f`, which is not runnable (`was`); aborts.
+[[noreturn, gnu::cold]] void resumed_unrunnable(Fiber* f, FiberState was) noexcept;
+
 // The worker running on this thread, or null. Never cached across a switch.
 Worker* current_worker() noexcept;
 Fiber* current_fiber() noexcept;  // null outside a fiber

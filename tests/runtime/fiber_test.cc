@@ -14,9 +14,14 @@
 #include "runtime/detail/stack_pool.h"
 #include "runtime/fiber_local.h"
 #include "runtime/runtime.h"
+#include "runtime/sanitizer_build.h"
 #include "runtime/wait_group.h"
 #include "tests/matrix.h"
 #include "tests/runtime/wait_for.h"
+
+#if WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 using namespace weft::runtime;
 using namespace std::chrono_literals;
@@ -297,6 +302,38 @@ TEST_CASE(
         "of a burst of " << kBurst << " stacks, " << left << " stayed resident");
   });
 }
+
+#if WEFT_ASAN
+namespace {
+// Sleeps for good in a frame whose redzones AddressSanitizer has poisoned,
+// after saying where that frame is.
+[[gnu::noinline]] void sleep_in_padded_frame(std::atomic<char*>& where) {
+  volatile char buf[64];
+  buf[0] = 1;
+  where.store(const_cast<char*>(buf));
+  this_fiber::sleep_for(1h);
+}
+}  // namespace
+
+TEST_CASE("a runtime unmaps its fiber stacks with no sanitizer poison left behind") {
+  // AddressSanitizer keeps the shadow of memory that is unmapped. A mapping
+  // made later at that address without libc's mmap (liburing maps an
+  // io_uring's rings with a raw system call) would read as the redzones of
+  // the frames abandoned there: a stack-buffer-underflow in the ring.
+  for (int n : worker_counts()) {
+    std::atomic<char*> where{nullptr};
+    {
+      Runtime rt({.workers = n});
+      rt.run([&] {
+        spawn([&] { sleep_in_padded_frame(where); }, {.name = "sleeper"}).detach();
+        REQUIRE(eventually([] { return parked("sleeper", "sleep"); }));
+        REQUIRE(__asan_region_is_poisoned(where.load() - 128, 256) != nullptr);
+      });
+    }  // the sleeper is abandoned, and its stack unmapped with the runtime
+    CHECK(__asan_region_is_poisoned(where.load() - 128, 256) == nullptr);
+  }
+}
+#endif
 
 TEST_CASE("WEFT_THREADS sets the worker count and a bad value is refused") {
   setenv("WEFT_THREADS", "3", 1);
