@@ -44,8 +44,8 @@ class BackendError : public std::runtime_error {
 void use_backend(runtime::Options& options, Backend b);
 
 // Whether an idle worker may kick a busy io_uring owner into serving its
-// ring from a signal handler ("A busy owner" in net/uring_driver.cc). Off
-// unless $WEFT_IO_URING_KICK is 1 or a program turns it on: without it, I/O
+// ring from a signal handler ("A busy owner" in net/uring_driver.cc). On
+// unless $WEFT_IO_URING_KICK is 0 or a program turns it off: without it, I/O
 // parked on a worker stuck in a long CPU-bound fiber waits for that fiber
 // on io_uring (the readiness backends are served either way). Any thread;
 // read at each stand-in.

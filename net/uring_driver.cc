@@ -119,10 +119,7 @@
 //
 // # A busy owner
 //
-// Off unless turned on (net::set_io_uring_kicks, $WEFT_IO_URING_KICK=1):
-// with it on by default, one run of server_test under asan, among many,
-// reaped a completion for an operation whose fiber had moved on, an
-// interleaving not explained yet. Everything below holds when it is on.
+// On unless turned off (net::set_io_uring_kicks, $WEFT_IO_URING_KICK=0).
 //
 // A worker running one long CPU-bound fiber neither submits its ring nor
 // reaps it, and with SINGLE_ISSUER and DEFER_TASKRUN no other thread may:

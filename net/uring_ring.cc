@@ -245,6 +245,9 @@ void UringRing::park(Op& op, const char* what, const void* obj) {
   // The SQE waits in the ring until poll(); once the fiber is switched out a
   // kick may submit and complete it (see A busy owner).
   runtime::park_then(op.waiter, kNoDeadline, what, obj, &UringRing::leave_after_park, this);
+  // Only the last CQE wakes us; anything else would leave the kernel
+  // writing into a frame that is about to be reused.
+  WEFT_DCHECK(op.pending == 0);
 }
 
 void UringRing::leave_after_park(void* ring) { static_cast<UringRing*>(ring)->leave(); }
@@ -484,7 +487,7 @@ bool io_uring_kicks() noexcept {
   int k = g_kicks.load(std::memory_order_relaxed);
   if (k < 0) {
     const char* env = std::getenv("WEFT_IO_URING_KICK");
-    k = env && std::string_view(env) == "1" ? 1 : 0;
+    k = env && std::string_view(env) == "0" ? 0 : 1;
     int unset = -1;
     g_kicks.compare_exchange_strong(unset, k, std::memory_order_relaxed);
     k = g_kicks.load(std::memory_order_relaxed);
