@@ -80,9 +80,15 @@ void reap(pid_t pid, Deadline d) {
 struct Cgi::Impl {
   explicit Impl(CgiOptions o) : opt(std::move(o)), slots(opt.max_scripts) {
     while (opt.prefix.size() > 1 && opt.prefix.back() == '/') opt.prefix.pop_back();
+    const static_files::CleanPath p = static_files::clean_request_path(opt.prefix);
+    rel_prefix = p.status == 0 ? p.rel : opt.prefix;
   }
 
   CgiOptions opt;
+  // The prefix as clean_request_path() writes a path ("cgi-bin"; "" for
+  // "/"): requests are matched after decoding and normalizing, so
+  // "/%63gi-bin/x" or "/a/../cgi-bin/x" runs x, never serves its source.
+  std::string rel_prefix;
   runtime::Semaphore slots;
 
   void run(http::Request& req, http::Response& res);
@@ -95,10 +101,8 @@ Cgi::Cgi(CgiOptions o) : impl_(std::make_shared<Impl>(std::move(o))) {}
 Cgi::~Cgi() = default;
 
 bool Cgi::handles(const http::Request& req) const {
-  const std::string& p = impl_->opt.prefix;
-  const std::string_view path = req.path();
-  if (p == "/") return true;
-  return path.substr(0, p.size()) == p && (path.size() == p.size() || path[p.size()] == '/');
+  const static_files::CleanPath p = static_files::clean_request_path(req.path());
+  return p.status == 0 && static_files::beneath(impl_->rel_prefix, p.rel);
 }
 
 void Cgi::operator()(http::Request& req, http::Response& res) { impl_->run(req, res); }
@@ -161,14 +165,16 @@ std::vector<std::string> Cgi::Impl::environment(const http::Request& req, const 
 void Cgi::Impl::run(http::Request& req, http::Response& res) {
   const Deadline deadline = Clock::now() + opt.timeout;
   // The script and PATH_INFO, from the decoded, normalized path.
-  std::string_view rest = req.path().substr(opt.prefix == "/" ? 0 : opt.prefix.size());
-  const static_files::CleanPath p = static_files::clean_request_path(rest.empty() ? "/" : rest);
+  const static_files::CleanPath p = static_files::clean_request_path(req.path());
   if (p.status != 0) return res.send(p.status, "400 Bad Request\n");
-  const size_t slash = p.rel.find('/');
-  const std::string name = p.rel.substr(0, slash);
+  if (!static_files::beneath(rel_prefix, p.rel)) return res.send(404, "404 Not Found\n");
+  std::string_view rest = std::string_view(p.rel).substr(rel_prefix.size());
+  if (!rest.empty() && rest[0] == '/') rest.remove_prefix(1);
+  const size_t slash = rest.find('/');
+  const std::string name(rest.substr(0, slash));
   if (name.empty() || name[0] == '.') return res.send(404, "404 Not Found\n");
   const std::string path_info =
-      slash == std::string::npos ? std::string() : "/" + p.rel.substr(slash + 1);
+      slash == std::string_view::npos ? std::string() : "/" + std::string(rest.substr(slash + 1));
   const std::string file = opt.dir + "/" + name;
   struct stat st = {};
   if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {

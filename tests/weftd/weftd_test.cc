@@ -473,10 +473,27 @@ TEST_CASE("--cgi runs scripts with the RFC 3875 variables and streams their answ
     CHECK(w.logged("cgi fails: oops on stderr"));
     CHECK(w.get("/cgi-bin/missing").status == 404);
     CHECK(w.get("/cgi-bin/notexec").status == 403);
-    CHECK(w.get("/cgi-bin/../x").status == 400);
+    CHECK(w.get("/cgi-bin/../x").status == 404);  // that is /x, a missing file
     w.signal(SIGTERM);
     CHECK(w.wait_exit() == 0);
   }
+}
+
+TEST_CASE("--cgi matches the decoded, normalized path, so a script's source is never served") {
+  TempDir dir;
+  const std::string bin = dir.path + "/bin";  // beneath --root: its files are reachable
+  ::mkdir(bin.c_str(), 0755);
+  write_script(bin + "/hi", "printf 'Content-Type: text/plain\\n\\n'\necho \"ran $SCRIPT_NAME\"\n");
+  Weftd w(dir.path, {"--root=" + dir.path, "--access-log=off", "--cgi=/bin=" + bin});
+  for (const char* path : {"/bin/hi", "/%62in/hi", "/b%69n/hi", "/x/../bin/hi", "//bin/./hi"}) {
+    INFO("path = " << path);
+    RawResponse r = w.get(path);
+    CHECK(r.status == 200);
+    CHECK(r.body == "ran /bin/hi\n");
+  }
+  CHECK(w.get("/bin/%2e%2e/%2e%2e/etc/passwd").status == 400);
+  w.signal(SIGTERM);
+  CHECK(w.wait_exit() == 0);
 }
 
 TEST_CASE("a CGI script past --cgi-timeout gets 504 and its process group is killed") {
