@@ -22,14 +22,14 @@
 #include "http/conn_buffers.h"
 #include "http/request_parser.h"
 #include "http/server.h"
-#include "net/tcp_stream.h"
+#include "http/transport.h"
 #include "runtime/result.h"
 
 namespace weft::http::detail {
 
 class BodyReader {
  public:
-  BodyReader(net::TcpStream& stream, const ServerOptions& options)
+  BodyReader(Transport& stream, const ServerOptions& options)
       : stream_(stream), options_(options) {}
 
   // Starts on the body `head` announces: none, Content-Length or chunked.
@@ -60,7 +60,7 @@ class BodyReader {
   runtime::Result<size_t> failed(runtime::Result<size_t> r);
   runtime::Result<size_t> read_chunked(ConnBuffers& b, char* dst, size_t len);
 
-  net::TcpStream& stream_;
+  Transport& stream_;
   const ServerOptions& options_;
   Kind kind_ = Kind::kNone;
   uint64_t left_ = 0;  // kLength: bytes still to come

@@ -33,7 +33,7 @@ void InBuffer::resize(size_t n) {
   n_ = n;
 }
 
-runtime::Result<size_t> ConnBuffers::fill(net::TcpStream& s, runtime::Deadline d) {
+runtime::Result<size_t> ConnBuffers::fill(Transport& s, runtime::Deadline d) {
   if (end == in.size()) {
     if (begin > floor) {
       std::memmove(in.data() + floor, in.data() + begin, end - begin);

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "http/request_parser.h"
-#include "net/tcp_stream.h"
+#include "http/transport.h"
 #include "runtime/clock.h"
 #include "runtime/result.h"
 
@@ -67,7 +67,7 @@ struct ConnBuffers {
   // Reads more bytes from `s` after `end` (and adds them to it), first moving
   // unconsumed bytes down to `floor` or doubling the buffer if it is full.
   // 0 at end of stream. Fibers only.
-  runtime::Result<size_t> fill(net::TcpStream& s, runtime::Deadline d);
+  runtime::Result<size_t> fill(Transport& s, runtime::Deadline d);
   // Between requests: moves what was pipelined to the front; floor = 0.
   void compact();
 

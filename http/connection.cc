@@ -71,9 +71,11 @@ using runtime::Result;
 Connection::Connection(ServerCore& srv, net::TcpStream s, net::SocketAddress peer)
     : srv_(srv),
       stream_(std::move(s)),
+      wire_(stream_),
+      tls_ctx_(srv.tls.load()),
       peer_(peer),
-      body_(stream_, srv.options),
-      writer_(stream_, srv.date, srv.options),
+      body_(wire_, srv.options),
+      writer_(wire_, srv.date, srv.options),
       recorder_(srv.access_log, peer) {
   wake_.bind_callback(
       [](runtime::Waiter& w) {
@@ -107,8 +109,8 @@ Result<size_t> Connection::read_idle(bool expect_wait) {
   const bool may_hibernate = nap.count() > 0 && now + nap < idle_until_;
   const Deadline d = may_hibernate ? now + nap : idle_until_;
   release_buffers();
-  Result<size_t> n = stream_.read(idle_buf_, sizeof idle_buf_, d,
-                                  expect_wait ? net::ReadHint::kExpectWait : net::ReadHint::kReady);
+  Result<size_t> n = wire_.read(idle_buf_, sizeof idle_buf_, d,
+                                expect_wait ? net::ReadHint::kExpectWait : net::ReadHint::kReady);
   if (!n && n.error() == ETIMEDOUT && may_hibernate) return Result<size_t>::failure(EAGAIN);
   idle_until_ = runtime::kNoDeadline;
   if (n && *n > 0) {
@@ -137,8 +139,9 @@ bool Connection::close_after_answer(bool unread) {
   if (!srv_.enter_lingering()) return false;
   lingering_ = true;
   linger_until_ = runtime::coarse_now() + srv_.options.lingering_time;
-  // The FIN follows the answer: the client reads it whole, then end of stream.
-  if (!stream_.shutdown(SHUT_WR)) return false;
+  // The FIN (after TLS's close_notify) follows the answer: the client reads
+  // it whole, then end of stream.
+  if (!wire_.shutdown_write(runtime::coarse_now() + srv_.options.write_timeout)) return false;
   release_buffers();
   return linger();
 }
@@ -152,7 +155,7 @@ bool Connection::linger() {
     const Deadline quiet = std::min(now + o.lingering_timeout, linger_until_);
     const bool may_hibernate = o.hibernate_after.count() > 0 && now + o.hibernate_after < quiet;
     Result<size_t> n =
-        stream_.read(sink, sizeof sink, may_hibernate ? now + o.hibernate_after : quiet);
+        wire_.read(sink, sizeof sink, may_hibernate ? now + o.hibernate_after : quiet);
     if (n && *n > 0) continue;
     // Quiet for a while: give the fiber up until the client sends again or
     // `quiet` passes (the sweeper closes it then).
@@ -233,10 +236,22 @@ bool Connection::handle(Request& req) {
   return ok && !writer_.closing();
 }
 
+bool Connection::start_tls() {
+  wire_.use_tls(
+      std::make_unique<net::TlsSession>(*tls_ctx_, stream_, net::TlsSession::Role::kServer));
+  Result<void> h = wire_.tls()->handshake(runtime::coarse_now() + srv_.options.header_timeout);
+  if (h) return true;
+  runtime::report(runtime::Severity::kDebug,
+                  "TLS handshake with " + peer_.host() + " failed: " +
+                      (h.error() == net::kErrTls ? wire_.tls()->error_detail() : h.message()));
+  return false;
+}
+
 bool Connection::run() {
   const ParserLimits& limits = srv_.options.limits;
   hibernating_.store(false, std::memory_order_relaxed);
   if (lingering_) return linger();  // woken while lingering
+  if (tls_ctx_ && !wire_.tls() && !start_tls()) return false;
   bool first_read = true;
   for (;;) {
     // Between requests: move what was pipelined to the front.
@@ -269,7 +284,7 @@ bool Connection::run() {
       // until its bytes came, or one just woken) finds its bytes there;
       // later ones follow an answer, and usually wait.
       Result<size_t> n =
-          waiting_first_byte ? read_idle(!first_read) : bufs_->fill(stream_, header_deadline);
+          waiting_first_byte ? read_idle(!first_read) : bufs_->fill(wire_, header_deadline);
       first_read = false;
       // Quiet for a while: end this fiber; the I/O manager watches the
       // socket and the reviver starts a new fiber for the next request.

@@ -19,6 +19,7 @@
 #include "http/response.h"
 #include "http/response_writer.h"
 #include "http/server_core.h"
+#include "http/transport.h"
 #include "net/address.h"
 #include "net/tcp_stream.h"
 #include "runtime/clock.h"
@@ -82,8 +83,14 @@ class Connection {
   void take_buffers();
   void release_buffers();
 
+  // Runs the TLS handshake of a connection that speaks TLS (once, before
+  // its first request). False if it failed; the connection then closes.
+  bool start_tls();
+
   ServerCore& srv_;
   net::TcpStream stream_;
+  Transport wire_;                                  // stream_, or TLS over it
+  std::shared_ptr<const net::TlsContext> tls_ctx_;  // taken at accept; null: plain
   net::SocketAddress peer_;
   // Taken when a request's first bytes arrive, given back while the
   // connection waits idle between requests, so an idle connection holds

@@ -144,11 +144,11 @@ bool ResponseWriter::finish(Response& res) {
       out_->clear();
     }
   } else if (auto* file = std::get_if<Response::FileRange>(&res.body_)) {
-    (void)stream_.set_cork(true);
+    (void)stream_.tcp().set_cork(true);
     size_t sent = 0;
     ok = flush().ok() &&
          stream_.sendfile(file->fd, file->offset, file->length, write_deadline(), &sent).ok();
-    (void)stream_.set_cork(false);
+    (void)stream_.tcp().set_cork(false);
     body_bytes_ = sent;  // an aborted download logs what went out
   }
   if (!ok) broken_ = true;

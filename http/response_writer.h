@@ -28,7 +28,7 @@
 #include "http/date_clock.h"
 #include "http/response.h"
 #include "http/server.h"
-#include "net/tcp_stream.h"
+#include "http/transport.h"
 #include "runtime/result.h"
 
 namespace weft::http::detail {
@@ -39,7 +39,7 @@ inline constexpr size_t kCopyBodyMax = 2 * 1024;
 
 class ResponseWriter {
  public:
-  ResponseWriter(net::TcpStream& stream, const DateClock& date, const ServerOptions& options)
+  ResponseWriter(Transport& stream, const DateClock& date, const ServerOptions& options)
       : stream_(stream), date_(date), options_(options) {}
 
   // The buffer answers are queued in (the connection's ConnBuffers::out), or
@@ -74,7 +74,7 @@ class ResponseWriter {
   void append_head(const Response& res);
   runtime::Deadline write_deadline() const;
 
-  net::TcpStream& stream_;
+  Transport& stream_;
   const DateClock& date_;
   const ServerOptions& options_;
   std::string* out_ = nullptr;

@@ -160,6 +160,10 @@ void Server::shutdown(Deadline deadline) {
   s.listener.close();
 }
 
+void Server::set_tls(std::shared_ptr<const net::TlsContext> ctx) noexcept {
+  core_->tls.store(std::move(ctx));
+}
+
 size_t Server::connections() const noexcept { return core_->open.load(std::memory_order_relaxed); }
 
 size_t Server::lingering() const noexcept {

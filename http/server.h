@@ -29,6 +29,7 @@
 #include "http/handler.h"
 #include "http/request_parser.h"
 #include "net/tcp_listener.h"
+#include "net/tls.h"
 #include "runtime/clock.h"
 
 namespace weft::http {
@@ -64,6 +65,10 @@ struct ServerOptions {
   // Receives one access record per answered request (errors included); null:
   // none. It must outlive the Server (logging::Logger is one).
   AccessLog* access_log = nullptr;
+  // Speak TLS (net/tls.h) on every connection, with this server context;
+  // null: plain HTTP. The handshake must end within header_timeout.
+  // Server::set_tls swaps it while serving.
+  std::shared_ptr<const net::TlsContext> tls;
 };
 
 class Server {
@@ -81,6 +86,11 @@ class Server {
   // close idle connections; at `deadline`, close whatever is left. Returns at
   // once; serve() returns when all is done. Any fiber.
   void shutdown(runtime::Deadline deadline);
+
+  // From now on new connections speak TLS with `ctx` (null: plain HTTP);
+  // those open keep theirs. For a certificate renewed while serving. Any
+  // fiber or thread.
+  void set_tls(std::shared_ptr<const net::TlsContext> ctx) noexcept;
 
   // Connections open now (lingering ones included).
   size_t connections() const noexcept;

@@ -15,6 +15,7 @@
 #include "http/handler.h"
 #include "http/server.h"
 #include "net/tcp_listener.h"
+#include "net/tls.h"
 #include "runtime/channel.h"
 #include "runtime/fiber.h"
 #include "runtime/mutex.h"
@@ -32,7 +33,8 @@ struct ServerCore {
         options(std::move(o)),
         access_log(options.access_log && options.access_log->access_enabled() ? options.access_log
                                                                               : nullptr),
-        slots(static_cast<int64_t>(options.max_connections)) {}
+        slots(static_cast<int64_t>(options.max_connections)),
+        tls(options.tls) {}
 
   net::TcpListener listener;
   Handler handler;
@@ -43,6 +45,8 @@ struct ServerCore {
   runtime::WaitGroup live;
   runtime::Channel<int> clock_stop{0};  // closed when serve() ends
   std::atomic<bool> draining{false};
+  // The TLS context new connections take (Server::set_tls swaps it); null: plain.
+  std::atomic<std::shared_ptr<const net::TlsContext>> tls;
   std::atomic<size_t> open{0};
   std::atomic<size_t> lingering{0};       // connections lingering now
   std::atomic<uint64_t> not_lingered{0};  // closed at once for want of room, since the last warning

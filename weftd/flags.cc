@@ -50,6 +50,8 @@ void resolve_paths(Flags& f) {
   f.access_log = user_path(f.access_log);
   f.error_log = user_path(f.error_log);
   f.port_file = user_path(f.port_file);
+  f.tls_cert = user_path(f.tls_cert);
+  f.tls_key = user_path(f.tls_key);
 }
 
 void add_flags(CLI::App& app, Flags& f) {
@@ -100,6 +102,13 @@ void add_flags(CLI::App& app, Flags& f) {
                  "PREFIX (repeatable): PREFIX=FILE");
   app.add_option("--auth-realm", f.auth_realm, "realm named in the Basic challenge")
       ->capture_default_str();
+  CLI::Option* cert =
+      app.add_option("--tls-cert", f.tls_cert,
+                     "serve HTTPS: the PEM certificate chain, leaf first (re-read on SIGHUP)");
+  CLI::Option* key = app.add_option("--tls-key", f.tls_key,
+                                    "the PEM private key of --tls-cert (re-read on SIGHUP)");
+  cert->needs(key);
+  key->needs(cert);
   app.add_option("--cgi", f.cgi,
                  "run CGI/1.1 scripts of DIR for paths under PREFIX (repeatable): PREFIX=DIR");
   app.add_option("--cgi-timeout", f.cgi_timeout,

@@ -55,6 +55,8 @@ struct Flags {
   double cgi_timeout = 30;
   int cgi_max = 64;
   std::string auth_realm = "weftd";
+  std::string tls_cert;  // PEM chain; with tls_key, the listener speaks TLS
+  std::string tls_key;
 };
 
 // Declares every weftd flag on `app`, writing into `f`.

@@ -8,8 +8,9 @@
 // Signals: SIGTERM and SIGINT stop gracefully (--health-path answers 503
 // from then on, for --shutdown-delay seconds weftd serves on, then requests
 // in flight finish and queued log lines are written), SIGHUP reopens the logs (logrotate) and
-// re-reads the --auth files, SIGQUIT writes a dump of every fiber to the
-// error log.
+// re-reads the --auth files and the --tls-cert and --tls-key (new connections
+// get the new certificate; a bad pair is reported and the old one kept),
+// SIGQUIT writes a dump of every fiber to the error log.
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
@@ -32,7 +33,9 @@
 #include "http/server.h"
 #include "logging/logger.h"
 #include "net/backend.h"
+#include "net/blocking_pool.h"
 #include "net/tcp_listener.h"
+#include "net/tls.h"
 #include "runtime/channel.h"
 #include "runtime/runtime.h"
 #include "weftd/auth.h"
@@ -79,6 +82,12 @@ int main(int argc, char** argv) {
   }
 
   const int inherited = inherited_listener();  // before any thread: it edits the environment
+  std::shared_ptr<const net::TlsContext> tls;
+  if (!f.tls_cert.empty()) {
+    std::string why;
+    tls = net::TlsContext::server(f.tls_cert, f.tls_key, &why);
+    if (!tls) die("--tls-cert/--tls-key: " + why);
+  }
   Sites sites(f);
   Auth auth(f);
   std::vector<std::unique_ptr<Cgi>> cgis;
@@ -150,7 +159,7 @@ int main(int argc, char** argv) {
     if (auto r = log.start(); !r) die("cannot open the logs: " + r.message());
     log.install_as_report_sink();
     sites.open();
-    if (!auth.empty()) {
+    if (!auth.empty() && !tls) {
       log.error(runtime::Severity::kWarn,
                 "--auth over plain HTTP: Basic credentials cross the network readable by anyone "
                 "on the path; serve them over TLS");
@@ -176,6 +185,7 @@ int main(int argc, char** argv) {
     so.lingering_time = seconds(f.lingering_time);
     so.lingering_timeout = seconds(f.lingering_timeout);
     so.server_name = "weftd";
+    so.tls = tls;
     // Counts every answer for --metrics-path, then hands it to the log.
     std::unique_ptr<Metrics> metrics;
     if (!f.metrics_path.empty()) metrics = std::make_unique<Metrics>(&log);
@@ -200,10 +210,18 @@ int main(int argc, char** argv) {
           sites.for_host(req.host())(req, res);
         },
         so);
-    log.error(runtime::Severity::kInfo, "weftd serving " + f.root + " on http://" +
-                                            server->local_address().to_string() +
-                                            "/ (io=" + net::backend_name(backend) +
-                                            ", threads=" + std::to_string(rt->workers()) + ")");
+    if (tls) {
+      log.error(runtime::Severity::kInfo,
+                std::string("TLS 1.2 and 1.3, ALPN http/1.1; kernel TLS off: ") +
+                    (net::TlsContext::kernel_tls_offered()
+                         ? "the kernel offers it, weft's TLS stays in user space"
+                         : "this kernel offers no tls ULP") +
+                    ", so files are read and encrypted instead of sent with sendfile");
+    }
+    log.error(runtime::Severity::kInfo,
+              "weftd serving " + f.root + " on " + (tls ? "https://" : "http://") +
+                  server->local_address().to_string() + "/ (io=" + net::backend_name(backend) +
+                  ", threads=" + std::to_string(rt->workers()) + ")");
     if (!f.port_file.empty()) write_port_file(f.port_file, server->local_address().port());
 
     auto signal_fiber = runtime::spawn(
@@ -212,9 +230,21 @@ int main(int argc, char** argv) {
           auto handle = [&](int sig) {
             if (sig == SIGHUP) {
               log.error(runtime::Severity::kInfo,
-                        "SIGHUP: reopening the logs and re-reading the --auth files");
+                        "SIGHUP: reopening the logs and re-reading the --auth files" +
+                            std::string(tls ? " and the TLS certificate and key" : ""));
               log.reopen();
               for (const std::string& e : auth.reload()) log.error(runtime::Severity::kError, e);
+              if (tls) {
+                std::string why;
+                auto fresh = net::BlockingPool::instance().run(
+                    [&] { return net::TlsContext::server(f.tls_cert, f.tls_key, &why); });
+                if (fresh) {
+                  server->set_tls(std::move(fresh));
+                } else {
+                  log.error(runtime::Severity::kError,
+                            "SIGHUP: " + why + "; keeping the previous certificate");
+                }
+              }
             } else if (sig == SIGQUIT) {
               log.error(runtime::Severity::kInfo, "SIGQUIT: fiber dump\n" + runtime::fiber_dump());
             }

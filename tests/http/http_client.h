@@ -1,11 +1,14 @@
 // A deliberately simple HTTP/1.1 client for tests: writes raw bytes, reads
-// responses (Content-Length, chunked, or until close) off a TcpStream.
+// responses (Content-Length, chunked, or until close) off a TcpStream, or
+// off TLS over it once start_tls() has shaken hands.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "net/tcp_stream.h"
+#include "net/tls.h"
 #include "runtime/clock.h"
 
 namespace weft::http::testing {
@@ -27,7 +30,19 @@ class Client {
  public:
   explicit Client(net::TcpStream s) : s_(std::move(s)) {}
 
-  bool send(const std::string& raw) { return s_.write(raw.data(), raw.size()).ok(); }
+  // Speaks TLS from now on, verifying the server as `ctx` says, for `name`.
+  // The client must not move afterwards (the session holds its stream).
+  runtime::Result<void> start_tls(const net::TlsContext& ctx, const std::string& name) {
+    tls_ = std::make_unique<net::TlsSession>(ctx, s_, net::TlsSession::Role::kClient, name);
+    return tls_->handshake(runtime::Clock::now() + std::chrono::seconds(10));
+  }
+  net::TlsSession* tls() const { return tls_.get(); }
+
+  bool send(const std::string& raw) {
+    const auto d = runtime::Clock::now() + std::chrono::seconds(10);
+    return (tls_ ? tls_->write(raw.data(), raw.size(), d) : s_.write(raw.data(), raw.size(), d))
+        .ok();
+  }
 
   // Reads one response; `head_only` for answers to HEAD.
   ClientResponse read(bool head_only = false,
@@ -96,7 +111,7 @@ class Client {
   // True once the server has closed the connection (EOF or reset) by `d`.
   bool closed_by_server(runtime::Deadline d = runtime::Clock::now() + std::chrono::seconds(10)) {
     char c;
-    auto n = s_.read(&c, 1, d);
+    auto n = tls_ ? tls_->read(&c, 1, d) : s_.read(&c, 1, d);
     return !n ? n.error() != ETIMEDOUT : *n == 0;
   }
 
@@ -107,13 +122,14 @@ class Client {
  private:
   bool more(runtime::Deadline d) {
     char tmp[16384];
-    auto n = s_.read(tmp, sizeof tmp, d);
+    auto n = tls_ ? tls_->read(tmp, sizeof tmp, d) : s_.read(tmp, sizeof tmp, d);
     if (!n || *n == 0) return false;
     buf_.append(tmp, *n);
     return true;
   }
 
   net::TcpStream s_;
+  std::unique_ptr<net::TlsSession> tls_;  // over s_, so destroyed first
   std::string buf_;
 };
 

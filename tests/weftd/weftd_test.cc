@@ -6,6 +6,7 @@
 #include <crypt.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -21,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/tls_cert.h"
 #include "tests/weftd/raw_http.h"
 #include "tests/weftd/weftd_process.h"
 
@@ -479,6 +481,79 @@ TEST_CASE("--cgi runs scripts with the RFC 3875 variables and streams their answ
   }
 }
 
+namespace {
+
+// One GET over TLS on a blocking socket, verifying the server against
+// `ca_file` for `name`: the status line and the body, or "" if the
+// handshake failed.
+std::string https_get(int port, const std::string& ca_file, const std::string& name,
+                      const std::string& path) {
+  RawConnection c(port);
+  REQUIRE(c.connected());
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  REQUIRE(SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr) == 1);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL* ssl = SSL_new(ctx);
+  SSL_set_fd(ssl, c.fd());
+  SSL_set_tlsext_host_name(ssl, name.c_str());
+  SSL_set1_host(ssl, name.c_str());
+  std::string out;
+  if (SSL_connect(ssl) == 1) {
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: " + name + "\r\nConnection: close\r\n\r\n";
+    REQUIRE(SSL_write(ssl, req.data(), static_cast<int>(req.size())) > 0);
+    char buf[4096];
+    int n;
+    while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    const size_t end = out.find("\r\n\r\n");
+    out = end == std::string::npos ? out
+                                   : out.substr(0, out.find("\r\n")) + "|" + out.substr(end + 4);
+  }
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("--tls-cert serves HTTPS and SIGHUP switches new connections to a renewed certificate") {
+  TempDir dir;
+  write_file(dir.path + "/index.html", "hello over TLS\n");
+  weft::testing::TestCert a("a.test");
+  weft::testing::TestCert b("b.test");
+  const std::string cert = dir.path + "/cert.pem", key = dir.path + "/key.pem";
+  write_file(cert, read_file(a.cert_file()));
+  write_file(key, read_file(a.key_file()));
+  for (const char* io : kBackends) {
+    INFO("io = " << io);
+    write_file(cert, read_file(a.cert_file()));
+    write_file(key, read_file(a.key_file()));
+    ::unlink((dir.path + "/weftd.error.log").c_str());  // the last backend's lines
+    Weftd w(dir.path, {"--root=" + dir.path, "--io=" + std::string(io), "--access-log=off",
+                       "--tls-cert=" + cert, "--tls-key=" + key});
+    CHECK(w.logged("on https://"));
+    CHECK(w.logged("kernel TLS off"));
+    CHECK(https_get(w.port, a.cert_file(), "a.test", "/") == "HTTP/1.1 200 OK|hello over TLS\n");
+    // A mismatched pair is refused and the old one kept; then the renewal.
+    write_file(cert, read_file(b.cert_file()));
+    w.signal(SIGHUP);
+    CHECK(w.logged("keeping the previous certificate"));
+    CHECK(https_get(w.port, a.cert_file(), "a.test", "/") == "HTTP/1.1 200 OK|hello over TLS\n");
+    write_file(key, read_file(b.key_file()));
+    w.signal(SIGHUP);
+    CHECK(eventually([&] { return !https_get(w.port, b.cert_file(), "b.test", "/").empty(); }));
+    CHECK(https_get(w.port, a.cert_file(), "a.test", "/").empty());  // a's is gone
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+  }
+  write_file(key, read_file(a.other_key_file()));
+  write_file(cert, read_file(a.cert_file()));
+  const weft::runtime::testing::ChildResult r =
+      run_weftd_to_exit({"--port=0", "--access-log=off", "--tls-cert=" + cert, "--tls-key=" + key});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("does not match the certificate") != std::string::npos);
+}
+
 TEST_CASE("--cgi matches the decoded, normalized path, so a script's source is never served") {
   TempDir dir;
   const std::string bin = dir.path + "/bin";  // beneath --root: its files are reachable
@@ -601,6 +676,9 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
       {{"--cgi=cgi-bin=/tmp"}, "--cgi wants PREFIX=DIR"},
       {{"--config=/nonexistent/weftd.toml"}, "/nonexistent/weftd.toml"},
       {{"--cgi=/cgi-bin=/nonexistent/cgi"}, "is not a directory"},
+      {{"--tls-cert=/nonexistent/c.pem"}, "--tls-cert requires --tls-key"},
+      {{"--tls-cert=/nonexistent/c.pem", "--tls-key=/nonexistent/k.pem"},
+       "cannot read /nonexistent/c.pem"},
   };
   for (auto& c : cases) {
     INFO(c.args[0]);
