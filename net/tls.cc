@@ -25,6 +25,13 @@
 // whichever thread the fiber then runs; and every call starts with an empty
 // queue.
 //
+// Writes are batched: the BIO's write only queues the records OpenSSL hands
+// it, and the queue goes out in one TcpStream::write when it reaches 64 KiB,
+// when the SSL call ends, or before the BIO reads (a handshake flight must
+// be out before its answer is awaited). A 1 MiB body is 16 sends of 64 KiB,
+// not 64 of one record each. The queue is freed after a large batch, so an
+// idle connection keeps none of it.
+//
 // Read-ahead is on, so one socket read takes as many records as fit in
 // OpenSSL's buffer instead of a 5-byte header and then a body. Bytes read
 // ahead are invisible to the socket's readiness, which is why pending()
@@ -64,6 +71,9 @@ using runtime::Result;
 namespace {
 
 constexpr size_t kRecord = 16 * 1024;  // TLS's largest record payload
+// Ciphertext is sent in batches of up to this (see The BIO), and files are
+// read in pieces of this.
+constexpr size_t kBatch = 64 * 1024;
 constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 
 // OpenSSL's queued errors as one line, and the queue emptied.
@@ -155,18 +165,15 @@ struct TlsBio {
   static int write(BIO* b, const char* data, int len) {
     BIO_clear_retry_flags(b);
     TlsSession& s = session(b);
-    CarriedErrors carried;
-    Result<void> w = s.stream_.write(data, static_cast<size_t>(len), s.deadline_);
-    if (!w) {
-      s.io_error_ = w.error();
-      return -1;
-    }
+    s.out_.append(data, static_cast<size_t>(len));
+    if (s.out_.size() >= kBatch && !s.flush()) return -1;
     return len;
   }
 
   static int read(BIO* b, char* data, int len) {
     BIO_clear_retry_flags(b);
     TlsSession& s = session(b);
+    if (!s.out_.empty() && !s.flush()) return -1;
     CarriedErrors carried;
     Result<size_t> r = s.stream_.read(data, static_cast<size_t>(len), s.deadline_);
     if (!r) {
@@ -304,6 +311,19 @@ TlsSession::TlsSession(const TlsContext& ctx, TcpStream& stream, Role role,
 
 TlsSession::~TlsSession() { SSL_free(ssl_); }
 
+bool TlsSession::flush() {
+  if (out_.empty()) return true;
+  Result<void> w;
+  {
+    CarriedErrors carried;  // the write may park
+    w = stream_.write(out_.data(), out_.size(), deadline_);
+  }
+  out_.clear();
+  if (out_.capacity() > kRecord + 1024) std::string().swap(out_);
+  if (!w) io_error_ = w.error();
+  return w.ok();
+}
+
 int TlsSession::failure(int ret) {
   const int e = SSL_get_error(ssl_, ret);
   const int io = std::exchange(io_error_, 0);
@@ -321,11 +341,12 @@ Result<void> TlsSession::handshake(Deadline d) {
   ERR_clear_error();
   deadline_ = d;
   const int ret = SSL_do_handshake(ssl_);
-  if (ret == 1) {
+  if (ret == 1 && flush()) {
     done_ = true;
     return {};
   }
-  const int err = failure(ret);
+  (void)flush();  // an alert, best effort
+  const int err = failure(ret == 1 ? -1 : ret);
   return Result<void>::failure(err ? err : ECONNRESET);
 }
 
@@ -334,7 +355,9 @@ Result<size_t> TlsSession::read(void* buf, size_t len, Deadline d) {
   ERR_clear_error();
   deadline_ = d;
   size_t n = 0;
-  if (SSL_read_ex(ssl_, buf, len, &n) == 1) return n;
+  const int ok = SSL_read_ex(ssl_, buf, len, &n);
+  if (!flush() && ok == 1) return Result<size_t>::failure(std::exchange(io_error_, 0));
+  if (ok == 1) return n;
   const int err = failure(0);
   if (err == 0) return size_t{0};
   return Result<size_t>::failure(err);
@@ -353,6 +376,7 @@ Result<void> TlsSession::write(const void* buf, size_t len, Deadline d) {
     p += n;
     len -= n;
   }
+  if (!flush()) return Result<void>::failure(std::exchange(io_error_, 0));
   return {};
 }
 
@@ -390,12 +414,12 @@ Result<void> TlsSession::sendfile(int fd, off_t offset, size_t len, Deadline d, 
   *sent = 0;
   IoDriver* io = current_driver();
   if (!io) throw runtime::UsageError("weft: TlsSession::sendfile called outside a fiber");
-  char chunk[kRecord];
+  const auto chunk = std::make_unique_for_overwrite<char[]>(std::min(len, kBatch));
   while (len > 0) {
-    Result<size_t> r = io->pread(fd, chunk, std::min(len, sizeof chunk), offset);
+    Result<size_t> r = io->pread(fd, chunk.get(), std::min(len, kBatch), offset);
     if (!r) return Result<void>::failure(r.error());
     if (*r == 0) return Result<void>::failure(kErrUnexpectedEof);  // the file is shorter
-    if (Result<void> w = write(chunk, *r, d); !w) return w;
+    if (Result<void> w = write(chunk.get(), *r, d); !w) return w;
     offset += static_cast<off_t>(*r);
     len -= *r;
     *sent += *r;
@@ -408,9 +432,11 @@ Result<void> TlsSession::close_notify(Deadline d) {
   ERR_clear_error();
   deadline_ = d;
   if (SSL_shutdown(ssl_) < 0) {
+    (void)flush();
     const int err = failure(-1);
     return Result<void>::failure(err ? err : EPIPE);
   }
+  if (!flush()) return Result<void>::failure(std::exchange(io_error_, 0));
   return {};
 }
 

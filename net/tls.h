@@ -127,12 +127,16 @@ class TlsSession {
   friend struct TlsBio;
   // Maps the result `ret` of an SSL call to a Result error.
   int failure(int ret);
+  // Sends the queued ciphertext (see The BIO in tls.cc); false (io_error_
+  // set) if the socket failed.
+  bool flush();
 
   SSL* ssl_ = nullptr;
   TcpStream& stream_;
   Deadline deadline_ = kNoDeadline;  // of the SSL call under way, for the BIO
   int io_error_ = 0;                 // the socket's error that failed it
   bool done_ = false;
+  std::string out_;  // ciphertext queued by the BIO, not sent yet
   std::string detail_;
 };
 
