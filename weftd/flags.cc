@@ -109,6 +109,11 @@ void add_flags(CLI::App& app, Flags& f) {
                                     "the PEM private key of --tls-cert (re-read on SIGHUP)");
   cert->needs(key);
   key->needs(cert);
+  app.add_option("--listen", f.listen,
+                 "listen on ADDR:PORT, with TLS if ADDR:PORT:tls (repeatable; IPv6 as [::1]:443); "
+                 "replaces --bind and --port");
+  app.add_flag("--redirect-https", f.redirect_https,
+               "answer every request on a plain listener with a 301 to the first TLS one");
   app.add_option("--cgi", f.cgi,
                  "run CGI/1.1 scripts of DIR for paths under PREFIX (repeatable): PREFIX=DIR");
   app.add_option("--cgi-timeout", f.cgi_timeout,

@@ -57,6 +57,8 @@ struct Flags {
   std::string auth_realm = "weftd";
   std::string tls_cert;  // PEM chain; with tls_key, the listener speaks TLS
   std::string tls_key;
+  std::vector<std::string> listen;  // ADDR:PORT[:tls]; none: --bind and --port
+  bool redirect_https = false;
 };
 
 // Declares every weftd flag on `app`, writing into `f`.

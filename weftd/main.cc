@@ -14,7 +14,7 @@
 //
 // The program is this file (start-up, signals, the server's lifetime) and
 // one file per concept beside it: flags.h (the command line), sites.h (the
-// root and the virtual hosts), socket_activation.h (a listener from
+// root and the virtual hosts), listeners.h (--listen), socket_activation.h (a listener from
 // systemd), auth.h (--auth), cgi.h (--cgi), stats_page.h (--stats-path,
 // --metrics-path), metrics.h (the counts and the Prometheus page) and
 // address_list.h (--stats-allow).
@@ -22,13 +22,16 @@
 #include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "http/server.h"
 #include "logging/logger.h"
@@ -41,6 +44,7 @@
 #include "weftd/auth.h"
 #include "weftd/cgi.h"
 #include "weftd/flags.h"
+#include "weftd/listeners.h"
 #include "weftd/metrics.h"
 #include "weftd/sites.h"
 #include "weftd/socket_activation.h"
@@ -52,12 +56,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Writes the port to `path` whole or not at all (a temporary file renamed
-// over it), so a reader polling for the file never sees half a number.
-void write_port_file(const std::string& path, uint16_t port) {
+// Writes the ports, one a line in --listen's order, to `path` whole or not
+// at all (a temporary file renamed over it), so a reader polling for the
+// file never sees half a number.
+void write_port_file(const std::string& path, const std::vector<uint16_t>& ports) {
   const std::string tmp = path + ".tmp";
+  std::string text;
+  for (uint16_t p : ports) text += std::to_string(p) + "\n";
   FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f || std::fprintf(f, "%u\n", port) < 0 || std::fclose(f) != 0 ||
+  if (!f || std::fputs(text.c_str(), f) < 0 || std::fclose(f) != 0 ||
       std::rename(tmp.c_str(), path.c_str()) != 0) {
     die("cannot write --port-file " + path + ": " + std::strerror(errno));
   }
@@ -87,6 +94,20 @@ int main(int argc, char** argv) {
     std::string why;
     tls = net::TlsContext::server(f.tls_cert, f.tls_key, &why);
     if (!tls) die("--tls-cert/--tls-key: " + why);
+  }
+  std::vector<ListenSpec> listens;
+  for (const std::string& s : f.listen) {
+    std::string why;
+    std::optional<ListenSpec> spec = parse_listen(s, &why);
+    if (!spec) die(why);
+    if (spec->tls && !tls) die("--listen " + s + ": :tls needs --tls-cert and --tls-key");
+    listens.push_back(*spec);
+  }
+  if (listens.empty() || inherited >= 0) listens = {{addr, tls != nullptr}};
+  const auto first_tls =
+      std::find_if(listens.begin(), listens.end(), [](auto& l) { return l.tls; });
+  if (f.redirect_https && first_tls == listens.end()) {
+    die("--redirect-https needs a TLS listener (--listen ADDR:PORT:tls)");
   }
   Sites sites(f);
   Auth auth(f);
@@ -169,11 +190,20 @@ int main(int argc, char** argv) {
     // header timeout: one wake-up per connection instead of two.
     const net::ListenOptions listen_options{.defer_accept_s =
                                                 static_cast<int>(std::ceil(f.header_timeout))};
-    auto l = inherited >= 0 ? net::TcpListener::adopt(inherited, listen_options)
-                            : net::TcpListener::bind(addr, listen_options);
-    if (!l) {
-      die(inherited >= 0 ? "cannot serve the inherited socket (LISTEN_FDS): " + l.message()
-                         : "cannot listen on " + addr.to_string() + ": " + l.message());
+    std::vector<net::TcpListener> listeners;
+    for (const ListenSpec& spec : listens) {
+      auto l = inherited >= 0 ? net::TcpListener::adopt(inherited, listen_options)
+                              : net::TcpListener::bind(spec.addr, listen_options);
+      if (!l) {
+        die(inherited >= 0 ? "cannot serve the inherited socket (LISTEN_FDS): " + l.message()
+                           : "cannot listen on " + spec.addr.to_string() + ": " + l.message());
+      }
+      listeners.push_back(std::move(l.value()));
+    }
+    // Where --redirect-https sends plain requests: the first TLS listener.
+    uint16_t tls_port = 0;
+    for (size_t i = 0; i < listens.size() && !tls_port; ++i) {
+      if (listens[i].tls) tls_port = listeners[i].local_address().port();
     }
     http::ServerOptions so;
     so.max_connections = f.max_connections;
@@ -185,31 +215,49 @@ int main(int argc, char** argv) {
     so.lingering_time = seconds(f.lingering_time);
     so.lingering_timeout = seconds(f.lingering_timeout);
     so.server_name = "weftd";
-    so.tls = tls;
     // Counts every answer for --metrics-path, then hands it to the log.
     std::unique_ptr<Metrics> metrics;
     if (!f.metrics_path.empty()) metrics = std::make_unique<Metrics>(&log);
     so.access_log = metrics ? static_cast<http::AccessLog*>(metrics.get()) : &log;
     std::atomic<bool> draining{false};  // a stop signal came
-    std::unique_ptr<http::Server> server;
-    server = std::make_unique<http::Server>(
-        std::move(l.value()),
-        [&](http::Request& req, http::Response& res) {
-          if (!f.health_path.empty() && req.path() == f.health_path) {
-            res.set_header("Cache-Control", "no-store");
-            if (draining.load(std::memory_order_relaxed)) return res.send(503, "draining\n");
-            return res.send(200, "ok\n");
-          }
-          if (!auth.admit(req, res)) return;
-          if (stats_page.shows(req)) {
-            return stats_page.answer(req, res, {*server, sites, log, backend}, metrics.get());
-          }
-          for (const auto& cgi : cgis) {
-            if (cgi->handles(req)) return (*cgi)(req, res);
-          }
-          sites.for_host(req.host())(req, res);
-        },
-        so);
+    std::vector<std::unique_ptr<http::Server>> servers;
+    auto open_connections = [&] {
+      size_t n = 0;
+      for (const auto& s : servers) n += s->connections();
+      return n;
+    };
+    const http::Handler serve_site = [&](http::Request& req, http::Response& res) {
+      if (!f.health_path.empty() && req.path() == f.health_path) {
+        res.set_header("Cache-Control", "no-store");
+        if (draining.load(std::memory_order_relaxed)) return res.send(503, "draining\n");
+        return res.send(200, "ok\n");
+      }
+      if (!auth.admit(req, res)) return;
+      if (stats_page.shows(req)) {
+        return stats_page.answer(req, res, {open_connections(), sites, log, backend},
+                                 metrics.get());
+      }
+      for (const auto& cgi : cgis) {
+        if (cgi->handles(req)) return (*cgi)(req, res);
+      }
+      sites.for_host(req.host())(req, res);
+    };
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      http::ServerOptions o = so;
+      o.tls = listens[i].tls ? tls : nullptr;
+      const net::SocketAddress local = listeners[i].local_address();
+      http::Handler h = serve_site;
+      if (f.redirect_https && !listens[i].tls) {
+        h = [&, local](http::Request& req, http::Response& res) {
+          std::string target(req.path());
+          if (!req.query().empty()) target += "?" + std::string(req.query());
+          const std::string host = req.host().empty() ? local.host() : std::string(req.host());
+          res.set_header("Location", https_location(host, target, tls_port));
+          res.send(301, "301 Moved Permanently\n");
+        };
+      }
+      servers.push_back(std::make_unique<http::Server>(std::move(listeners[i]), std::move(h), o));
+    }
     if (tls) {
       log.error(runtime::Severity::kInfo,
                 std::string("TLS 1.2 and 1.3, ALPN http/1.1; kernel TLS off: ") +
@@ -218,11 +266,18 @@ int main(int argc, char** argv) {
                          : "this kernel offers no tls ULP") +
                     ", so files are read and encrypted instead of sent with sendfile");
     }
-    log.error(runtime::Severity::kInfo,
-              "weftd serving " + f.root + " on " + (tls ? "https://" : "http://") +
-                  server->local_address().to_string() + "/ (io=" + net::backend_name(backend) +
-                  ", threads=" + std::to_string(rt->workers()) + ")");
-    if (!f.port_file.empty()) write_port_file(f.port_file, server->local_address().port());
+    std::string on;
+    std::vector<uint16_t> ports;
+    for (size_t i = 0; i < servers.size(); ++i) {
+      on += std::string(i ? " and " : "") + (listens[i].tls ? "https://" : "http://") +
+            servers[i]->local_address().to_string() + "/";
+      if (f.redirect_https && !listens[i].tls) on += " (redirecting)";
+      ports.push_back(servers[i]->local_address().port());
+    }
+    log.error(runtime::Severity::kInfo, "weftd serving " + f.root + " on " + on +
+                                            " (io=" + net::backend_name(backend) +
+                                            ", threads=" + std::to_string(rt->workers()) + ")");
+    if (!f.port_file.empty()) write_port_file(f.port_file, ports);
 
     auto signal_fiber = runtime::spawn(
         [&] {
@@ -239,7 +294,9 @@ int main(int argc, char** argv) {
                 auto fresh = net::BlockingPool::instance().run(
                     [&] { return net::TlsContext::server(f.tls_cert, f.tls_key, &why); });
                 if (fresh) {
-                  server->set_tls(std::move(fresh));
+                  for (size_t i = 0; i < servers.size(); ++i) {
+                    if (listens[i].tls) servers[i]->set_tls(fresh);
+                  }
                 } else {
                   log.error(runtime::Severity::kError,
                             "SIGHUP: " + why + "; keeping the previous certificate");
@@ -267,12 +324,18 @@ int main(int argc, char** argv) {
             }
             log.error(runtime::Severity::kInfo,
                       std::string(strsignal(*sig)) + ": finishing requests in flight");
-            server->shutdown(runtime::Clock::now() + 10s);
+            for (const auto& s : servers) s->shutdown(runtime::Clock::now() + 10s);
           }
         },
         {.name = "signals"});
 
-    server->serve();
+    // The first listener is served on this fiber, the others each on one.
+    std::vector<runtime::JoinHandle<void>> others;
+    for (size_t i = 1; i < servers.size(); ++i) {
+      others.push_back(runtime::spawn([&, i] { servers[i]->serve(); }, {.name = "listener"}));
+    }
+    servers[0]->serve();
+    for (auto& o : others) o.join();
     log.error(runtime::Severity::kInfo, "weftd stopped");
     log.stop();
     signals.close();

@@ -96,7 +96,7 @@ std::string Metrics::page(const StatsSources& from) const {
   const auto n = [](uint64_t v) { return static_cast<double>(v); };
   const One ones[] = {
       {"weftd_connections_open", "gauge", "Connections open now, hibernated ones included.",
-       n(from.server.connections())},
+       n(from.connections)},
       {"weftd_file_cache_hits_total", "counter", "File lookups answered from the cache.",
        n(c.hits)},
       {"weftd_file_cache_misses_total", "counter", "File lookups that opened the file.",

@@ -28,7 +28,7 @@ namespace weft::weftd {
 
 // What the stats and metrics pages read their counters from.
 struct StatsSources {
-  const http::Server& server;
+  size_t connections;  // open now, on every listener
   const Sites& sites;
   const logging::Logger& log;
   net::Backend backend;

@@ -19,7 +19,7 @@ std::string json(const StatsSources& from) {
       "\"cache\":{\"hits\":%llu,\"misses\":%llu,\"negative_hits\":%llu,"
       "\"bytes\":%llu,\"entries\":%llu,\"compressions\":%llu},"
       "\"log\":{\"queued\":%zu,\"lost\":%llu}}\n",
-      net::backend_name(from.backend), rs.workers, rs.idle_workers, from.server.connections(),
+      net::backend_name(from.backend), rs.workers, rs.idle_workers, from.connections,
       static_cast<unsigned long long>(rs.live_fibers),
       static_cast<unsigned long long>(rs.runnable_fibers),
       static_cast<unsigned long long>(rs.spawned_fibers), static_cast<unsigned long long>(c.hits),

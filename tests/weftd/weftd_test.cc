@@ -554,6 +554,44 @@ TEST_CASE("--tls-cert serves HTTPS and SIGHUP switches new connections to a rene
   CHECK(r.err.find("does not match the certificate") != std::string::npos);
 }
 
+TEST_CASE("--listen serves plain HTTP and HTTPS at once, and --redirect-https moves plain to TLS") {
+  TempDir dir;
+  write_file(dir.path + "/index.html", "hello\n");
+  weft::testing::TestCert cert("t.test");
+  for (bool redirect : {false, true}) {
+    INFO("redirect = " << redirect);
+    ::unlink((dir.path + "/weftd.error.log").c_str());
+    std::vector<std::string> flags = {
+        "--root=" + dir.path,          "--access-log=off",         "--listen=127.0.0.1:0",
+        "--listen=127.0.0.1:0:tls",    "--listen=127.0.0.1:0:tls", "--tls-cert=" + cert.cert_file(),
+        "--tls-key=" + cert.key_file()};
+    if (redirect) flags.push_back("--redirect-https");
+    Weftd w(dir.path, flags);
+    std::istringstream ports(read_file(dir.path + "/weftd.port"));
+    int plain = 0, tls_first = 0, tls_second = 0;
+    ports >> plain >> tls_first >> tls_second;
+    REQUIRE(plain == w.port);
+    REQUIRE(tls_first > 0);
+    REQUIRE(tls_second > 0);
+    CHECK(w.logged("on http://127.0.0.1:" + std::to_string(plain) + "/" +
+                   (redirect ? " (redirecting)" : "") +
+                   " and https://127.0.0.1:" + std::to_string(tls_first) + "/ and https://"));
+    CHECK(https_get(tls_second, cert.cert_file(), "t.test", "/index.html") ==
+          "HTTP/1.1 200 OK|hello\n");
+    RawResponse r = w.get("/index.html?x=1");
+    if (redirect) {
+      CHECK(r.status == 301);
+      // To the Host sent (t), on the port of the first TLS listener.
+      CHECK(r.header("location") == "https://t:" + std::to_string(tls_first) + "/index.html?x=1");
+    } else {
+      CHECK(r.status == 200);
+      CHECK(r.body == "hello\n");
+    }
+    w.signal(SIGTERM);
+    CHECK(w.wait_exit() == 0);
+  }
+}
+
 TEST_CASE("--cgi matches the decoded, normalized path, so a script's source is never served") {
   TempDir dir;
   const std::string bin = dir.path + "/bin";  // beneath --root: its files are reachable
@@ -679,6 +717,11 @@ TEST_CASE("weftd refuses bad flags and an unreadable root with a message and sta
       {{"--tls-cert=/nonexistent/c.pem"}, "--tls-cert requires --tls-key"},
       {{"--tls-cert=/nonexistent/c.pem", "--tls-key=/nonexistent/k.pem"},
        "cannot read /nonexistent/c.pem"},
+      {{"--listen=localhost:80"}, "--listen wants ADDR:PORT or ADDR:PORT:tls"},
+      {{"--listen=::1:80"}, "an IPv6 one in brackets"},
+      {{"--listen=127.0.0.1:70000"}, "--listen wants"},
+      {{"--listen=127.0.0.1:0:tls"}, ":tls needs --tls-cert and --tls-key"},
+      {{"--redirect-https"}, "--redirect-https needs a TLS listener"},
   };
   for (auto& c : cases) {
     INFO(c.args[0]);
