@@ -363,48 +363,58 @@ Result<size_t> TlsSession::read(void* buf, size_t len, Deadline d) {
   return Result<size_t>::failure(err);
 }
 
-Result<void> TlsSession::write(const void* buf, size_t len, Deadline d) {
-  ERR_clear_error();
-  deadline_ = d;
-  const char* p = static_cast<const char*>(buf);
+int TlsSession::encrypt(const char* p, size_t len) {
   while (len > 0) {
     size_t n = 0;
     if (SSL_write_ex(ssl_, p, len, &n) != 1) {
       const int err = failure(0);
-      return Result<void>::failure(err ? err : EPIPE);
+      return err ? err : EPIPE;
     }
     p += n;
     len -= n;
   }
+  return 0;
+}
+
+Result<void> TlsSession::write(const void* buf, size_t len, Deadline d) {
+  ERR_clear_error();
+  deadline_ = d;
+  if (int err = encrypt(static_cast<const char*>(buf), len)) return Result<void>::failure(err);
   if (!flush()) return Result<void>::failure(std::exchange(io_error_, 0));
   return {};
 }
 
 Result<void> TlsSession::writev(const iovec* iov, int iovcnt, Deadline d) {
   // Small pieces (a head, a short body) share records: they are gathered
-  // into one record's worth before each write; large ones go as they are.
+  // into one record's worth before they are encrypted; the rest of a large
+  // piece is encrypted where it lies. All of it leaves in the BIO's batches.
+  ERR_clear_error();
+  deadline_ = d;
   char stage[kRecord];
   size_t staged = 0;
   for (int i = 0; i < iovcnt; ++i) {
     const char* p = static_cast<const char*>(iov[i].iov_base);
     size_t left = iov[i].iov_len;
-    if (staged == 0 && left >= kRecord) {
-      if (Result<void> w = write(p, left, d); !w) return w;
-      continue;
-    }
     while (left > 0) {
+      if (staged == 0 && left >= kRecord) {
+        if (int err = encrypt(p, left)) return Result<void>::failure(err);
+        break;
+      }
       const size_t take = std::min(left, kRecord - staged);
       std::memcpy(stage + staged, p, take);
       staged += take;
       p += take;
       left -= take;
       if (staged == kRecord) {
-        if (Result<void> w = write(stage, staged, d); !w) return w;
+        if (int err = encrypt(stage, staged)) return Result<void>::failure(err);
         staged = 0;
       }
     }
   }
-  if (staged > 0) return write(stage, staged, d);
+  if (staged > 0) {
+    if (int err = encrypt(stage, staged)) return Result<void>::failure(err);
+  }
+  if (!flush()) return Result<void>::failure(std::exchange(io_error_, 0));
   return {};
 }
 

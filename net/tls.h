@@ -127,6 +127,9 @@ class TlsSession {
   friend struct TlsBio;
   // Maps the result `ret` of an SSL call to a Result error.
   int failure(int ret);
+  // Encrypts all of [p, p + len) into the BIO's queue (which sends full
+  // batches); 0, or the error.
+  int encrypt(const char* p, size_t len);
   // Sends the queued ciphertext (see The BIO in tls.cc); false (io_error_
   // set) if the socket failed.
   bool flush();
