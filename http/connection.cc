@@ -164,6 +164,12 @@ bool Connection::linger() {
   }
 }
 
+void Connection::end() {
+  if (wire_.tls() && !cut_ && !writer_.broken() && stream_.is_open()) {
+    (void)wire_.tls()->close_notify(runtime::coarse_now() + std::chrono::seconds(1));
+  }
+}
+
 Result<size_t> Connection::read_body(void* buf, size_t len) {
   // Answers queued for requests pipelined before this one go out before its
   // body is waited for or a 100 Continue is sent for it: the client reads
@@ -217,6 +223,7 @@ bool Connection::handle(Request& req) {
   if (threw) {
     if (res.head_sent()) {
       // Part of the answer is out: all that is left is to cut the connection.
+      cut_ = true;
       recorder_.finish(&head, res.status(), writer_.body_bytes(), res.log_user());
       return false;
     }

@@ -53,6 +53,11 @@ class Connection {
     if (force || idle_.load(std::memory_order_acquire)) stream_.close();
   }
 
+  // The connection ends: under TLS, close_notify goes out first unless an
+  // answer was cut (so a client can tell a whole close-delimited body from a
+  // cut one, and its session stays resumable). Fibers only.
+  void end();
+
   // Request::read_body(): answers queued for earlier requests go out first,
   // then the body reader reads. Fibers only.
   runtime::Result<size_t> read_body(void* buf, size_t len);
@@ -99,6 +104,7 @@ class Connection {
   BodyReader body_;
   ResponseWriter writer_;
   AccessRecorder recorder_;
+  bool cut_ = false;  // an answer was cut short (its handler threw midway)
   // Lingering: half-closed, discarding input until linger_until_.
   bool lingering_ = false;
   runtime::Deadline linger_until_ = runtime::kNoDeadline;

@@ -22,6 +22,7 @@ namespace detail {
 
 void ServerCore::drive(Connection* c) {
   if (c->run()) return;  // hibernating: its wake goes to the reviver
+  c->end();
   {
     std::lock_guard g(mu);
     conns.erase(c->node);

@@ -133,13 +133,16 @@ class CarriedErrors {
     const char* data;
     int flags;
     while (unsigned long code = ERR_get_error_all(&file, &line, &func, &data, &flags)) {
-      errors_.push_back({code, file, line, func, (flags & ERR_TXT_STRING) && data ? data : ""});
+      // Copies: the queue owns these strings and frees them when it is cleared.
+      errors_.push_back({code, file ? file : "", line, func ? func : "",
+                         (flags & ERR_TXT_STRING) && data ? data : ""});
     }
   }
   ~CarriedErrors() {
+    ERR_clear_error();  // leftovers of other fibers' calls on this thread
     for (const Entry& e : errors_) {
       ERR_new();
-      ERR_set_debug(e.file, e.line, e.func);
+      ERR_set_debug(e.file.c_str(), e.line, e.func.c_str());
       if (e.data.empty()) {
         ERR_set_error(ERR_GET_LIB(e.code), ERR_GET_REASON(e.code), nullptr);
       } else {
@@ -151,9 +154,9 @@ class CarriedErrors {
  private:
   struct Entry {
     unsigned long code;
-    const char* file;
+    std::string file;
     int line;
-    const char* func;
+    std::string func;
     std::string data;
   };
   std::vector<Entry> errors_;
@@ -173,7 +176,11 @@ struct TlsBio {
   static int read(BIO* b, char* data, int len) {
     BIO_clear_retry_flags(b);
     TlsSession& s = session(b);
-    if (!s.out_.empty() && !s.flush()) return -1;
+    if (!s.out_.empty() && !s.flush()) {
+      // Part of a record may be out: the session is broken, not merely idle.
+      if (s.io_error_ == ETIMEDOUT) s.io_error_ = EPIPE;
+      return -1;
+    }
     CarriedErrors carried;
     Result<size_t> r = s.stream_.read(data, static_cast<size_t>(len), s.deadline_);
     if (!r) {
@@ -181,10 +188,17 @@ struct TlsBio {
       if (r.error() == ETIMEDOUT) BIO_set_retry_read(b);  // nothing consumed: the session lives on
       return -1;
     }
-    return static_cast<int>(*r);  // 0: end of stream
+    // End of stream must be said through BIO_eof for OpenSSL to take it as
+    // one (and, with IGNORE_UNEXPECTED_EOF, as a close without close_notify).
+    if (*r == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+    return static_cast<int>(*r);
   }
 
-  static long ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
+  static long ctrl(BIO* b, int cmd, long, void*) {
+    if (cmd == BIO_CTRL_FLUSH) return 1;
+    if (cmd == BIO_CTRL_EOF) return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+    return 0;
+  }
 
   static int create(BIO* b) {
     BIO_set_init(b, 1);
@@ -229,11 +243,14 @@ std::shared_ptr<TlsContext> TlsContext::server(const std::string& cert_chain_fil
   // from a file that holds none.
   EVP_PKEY* key = nullptr;
   if (FILE* f = std::fopen(key_file.c_str(), "r")) {
-    key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    // No passphrase callback would prompt on a terminal (and hang a reload):
+    // an encrypted key is refused.
+    key = PEM_read_PrivateKey(
+        f, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
     std::fclose(f);
   }
   if (!key) {
-    *error = "no private key in " + key_file + ": " + ssl_errors();
+    *error = "no private key in " + key_file + " (encrypted keys are not read): " + ssl_errors();
     return nullptr;
   }
   const bool loaded = SSL_CTX_use_PrivateKey(c, key) == 1 && SSL_CTX_check_private_key(c) == 1;
@@ -339,6 +356,7 @@ int TlsSession::failure(int ret) {
 
 Result<void> TlsSession::handshake(Deadline d) {
   ERR_clear_error();
+  io_error_ = 0;
   deadline_ = d;
   const int ret = SSL_do_handshake(ssl_);
   if (ret == 1 && flush()) {
@@ -353,10 +371,14 @@ Result<void> TlsSession::handshake(Deadline d) {
 Result<size_t> TlsSession::read(void* buf, size_t len, Deadline d) {
   if (len == 0) return size_t{0};
   ERR_clear_error();
+  io_error_ = 0;
   deadline_ = d;
   size_t n = 0;
   const int ok = SSL_read_ex(ssl_, buf, len, &n);
-  if (!flush() && ok == 1) return Result<size_t>::failure(std::exchange(io_error_, 0));
+  if (!flush() && ok == 1) {
+    const int err = std::exchange(io_error_, 0);
+    return Result<size_t>::failure(err == ETIMEDOUT ? EPIPE : err);  // the session is broken
+  }
   if (ok == 1) return n;
   const int err = failure(0);
   if (err == 0) return size_t{0};
@@ -378,6 +400,7 @@ int TlsSession::encrypt(const char* p, size_t len) {
 
 Result<void> TlsSession::write(const void* buf, size_t len, Deadline d) {
   ERR_clear_error();
+  io_error_ = 0;
   deadline_ = d;
   if (int err = encrypt(static_cast<const char*>(buf), len)) return Result<void>::failure(err);
   if (!flush()) return Result<void>::failure(std::exchange(io_error_, 0));
@@ -389,6 +412,7 @@ Result<void> TlsSession::writev(const iovec* iov, int iovcnt, Deadline d) {
   // into one record's worth before they are encrypted; the rest of a large
   // piece is encrypted where it lies. All of it leaves in the BIO's batches.
   ERR_clear_error();
+  io_error_ = 0;
   deadline_ = d;
   char stage[kRecord];
   size_t staged = 0;
@@ -422,11 +446,12 @@ Result<void> TlsSession::sendfile(int fd, off_t offset, size_t len, Deadline d, 
   size_t unused;
   if (!sent) sent = &unused;
   *sent = 0;
-  IoDriver* io = current_driver();
-  if (!io) throw runtime::UsageError("weft: TlsSession::sendfile called outside a fiber");
+  if (!current_driver())
+    throw runtime::UsageError("weft: TlsSession::sendfile called outside a fiber");
   const auto chunk = std::make_unique_for_overwrite<char[]>(std::min(len, kBatch));
   while (len > 0) {
-    Result<size_t> r = io->pread(fd, chunk.get(), std::min(len, kBatch), offset);
+    // The worker's driver, looked up again after each write (which may park).
+    Result<size_t> r = current_driver()->pread(fd, chunk.get(), std::min(len, kBatch), offset);
     if (!r) return Result<void>::failure(r.error());
     if (*r == 0) return Result<void>::failure(kErrUnexpectedEof);  // the file is shorter
     if (Result<void> w = write(chunk.get(), *r, d); !w) return w;
@@ -438,8 +463,9 @@ Result<void> TlsSession::sendfile(int fd, off_t offset, size_t len, Deadline d, 
 }
 
 Result<void> TlsSession::close_notify(Deadline d) {
-  if (!done_) return {};
+  if (!done_ || (SSL_get_shutdown(ssl_) & SSL_SENT_SHUTDOWN)) return {};
   ERR_clear_error();
+  io_error_ = 0;
   deadline_ = d;
   if (SSL_shutdown(ssl_) < 0) {
     (void)flush();

@@ -103,7 +103,8 @@ class TlsSession {
   // Sends `len` bytes of the file `fd` from `offset`: read, encrypted and
   // written in records. `*sent` counts the plaintext bytes that went out.
   runtime::Result<void> sendfile(int fd, off_t offset, size_t len, Deadline d, size_t* sent);
-  // Sends close_notify (the socket is left open).
+  // Sends close_notify, once (the socket is left open); nothing before the
+  // handshake is done.
   runtime::Result<void> close_notify(Deadline d);
 
   // Decrypted bytes buffered in the session, readable with no socket I/O:

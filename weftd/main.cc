@@ -90,10 +90,25 @@ int main(int argc, char** argv) {
 
   const int inherited = inherited_listener();  // before any thread: it edits the environment
   std::shared_ptr<const net::TlsContext> tls;
+  // What the loaded --tls-cert and --tls-key were (inode, size, mtime).
+  std::string tls_stamp;
+  auto stamp_of = [&] {
+    std::string s;
+    for (const std::string* p : {&f.tls_cert, &f.tls_key}) {
+      struct stat st = {};
+      if (::stat(p->c_str(), &st) != 0) return std::string();
+      s += std::to_string(st.st_ino) + "/" + std::to_string(st.st_size) + "/" +
+           std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " ";
+    }
+    return s;
+  };
+  auto tls_files_changed = [&] { return stamp_of() != tls_stamp || tls_stamp.empty(); };
+  auto tls_files_loaded = [&] { tls_stamp = stamp_of(); };
   if (!f.tls_cert.empty()) {
     std::string why;
     tls = net::TlsContext::server(f.tls_cert, f.tls_key, &why);
     if (!tls) die("--tls-cert/--tls-key: " + why);
+    tls_files_loaded();
   }
   std::vector<ListenSpec> listens;
   for (const std::string& s : f.listen) {
@@ -180,7 +195,10 @@ int main(int argc, char** argv) {
     if (auto r = log.start(); !r) die("cannot open the logs: " + r.message());
     log.install_as_report_sink();
     sites.open();
-    if (!auth.empty() && !tls) {
+    const bool plain_served = std::any_of(listens.begin(), listens.end(), [&](const ListenSpec& l) {
+      return !l.tls && !f.redirect_https;
+    });
+    if (!auth.empty() && plain_served) {
       log.error(runtime::Severity::kWarn,
                 "--auth over plain HTTP: Basic credentials cross the network readable by anyone "
                 "on the path; serve them over TLS");
@@ -251,7 +269,12 @@ int main(int argc, char** argv) {
         h = [&, local](http::Request& req, http::Response& res) {
           std::string target(req.path());
           if (!req.query().empty()) target += "?" + std::string(req.query());
-          const std::string host = req.host().empty() ? local.host() : std::string(req.host());
+          // No Host (HTTP/1.0): the listener's own address, an IPv6 one in brackets.
+          std::string host(req.host());
+          if (host.empty()) {
+            host = local.host().find(':') == std::string::npos ? local.host()
+                                                               : "[" + local.host() + "]";
+          }
           res.set_header("Location", https_location(host, target, tls_port));
           res.send(301, "301 Moved Permanently\n");
         };
@@ -289,11 +312,15 @@ int main(int argc, char** argv) {
                             std::string(tls ? " and the TLS certificate and key" : ""));
               log.reopen();
               for (const std::string& e : auth.reload()) log.error(runtime::Severity::kError, e);
-              if (tls) {
+              // Only a changed pair is loaded again: a new context would
+              // forget the session cache and the ticket keys, and SIGHUP
+              // also comes with every log rotation.
+              if (tls && tls_files_changed()) {
                 std::string why;
                 auto fresh = net::BlockingPool::instance().run(
                     [&] { return net::TlsContext::server(f.tls_cert, f.tls_key, &why); });
                 if (fresh) {
+                  tls_files_loaded();
                   for (size_t i = 0; i < servers.size(); ++i) {
                     if (listens[i].tls) servers[i]->set_tls(fresh);
                   }

@@ -162,6 +162,32 @@ TEST_CASE("a TLS session resumes with the ticket of an earlier one") {
   });
 }
 
+TEST_CASE("a TLS peer that closes without close_notify reads as end of stream") {
+  TestCert cert;
+  auto server_ctx = server_context(cert);
+  auto client_ctx = client_context(cert);
+  for_each_backend([&](Backend, int) {
+    OneServer server([&](TcpStream& s) {
+      TlsSession tls(*server_ctx, s, TlsSession::Role::kServer);
+      REQUIRE(tls.handshake(Clock::now() + 30s).ok());
+      CHECK(tls.write("bye", 3, Clock::now() + 30s).ok());
+      s.close();  // no close_notify
+    });
+    TcpStream s = connect_to(server.addr);
+    TlsSession tls(*client_ctx, s, TlsSession::Role::kClient, "localhost");
+    REQUIRE(tls.handshake(Clock::now() + 30s).ok());
+    std::string got;
+    char buf[16];
+    for (;;) {
+      auto n = tls.read(buf, sizeof buf, Clock::now() + 30s);
+      REQUIRE_MESSAGE(n.ok(), n.message());
+      if (*n == 0) break;
+      got.append(buf, *n);
+    }
+    CHECK(got == "bye");
+  });
+}
+
 TEST_CASE("a TLS read that times out leaves the session usable") {
   TestCert cert;
   auto server_ctx = server_context(cert);
