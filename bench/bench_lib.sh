@@ -7,8 +7,10 @@
 #     as www-data when started as root), removed with the servers in `pids`
 #     on exit;
 #   - proc_ticks PID: its utime + stime, then cutime + cstime, in clock ticks;
-#   - wait_listening PORT PID NAME PATH: until GET PATH answers on PORT, or
-#     exits 1 showing $work/NAME.err if the server died or never listened.
+#   - ticks_of PID...: the processes' own ticks (utime + stime), summed;
+#   - wait_listening PORT PID NAME PATH [https]: until GET PATH answers on
+#     PORT (over TLS, any certificate, with https), or exits 1 showing
+#     $work/NAME.err if the server died or never listened.
 bench_name="$1"
 if [ -z "${weftd:-}" ]; then
   for c in weftd/weftd "$(dirname "$0")/../bazel-bin/weftd/weftd"; do
@@ -39,9 +41,18 @@ proc_ticks() {
   echo "$((f[11] + f[12])) $((f[13] + f[14]))"
 }
 
+ticks_of() {
+  local total=0 p own children
+  for p in "$@"; do
+    read -r own children < <(proc_ticks "$p")
+    total=$((total + own))
+  done
+  echo "$total"
+}
+
 wait_listening() {
   for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$1$4" && return 0
+    curl -sk -o /dev/null "${5:-http}://127.0.0.1:$1$4" && return 0
     kill -0 "$2" 2>/dev/null || break
     sleep 0.1
   done

@@ -70,16 +70,6 @@ EOF
 
 hz="$(getconf CLK_TCK)"
 
-# Own CPU ticks, summed over the given pids (nginx: master and worker).
-ticks_of() {
-  local total=0 p own children
-  for p in "$@"; do
-    read -r own children < <(proc_ticks "$p")
-    total=$((total + own))
-  done
-  echo "$total"
-}
-
 declare -A spids
 taskset -c 0 "$weftd" --root="$docroot" --port="$port" --threads=1 --access-log=off \
   --error-log="$work/weftd.err" >/dev/null 2>&1 &

@@ -60,33 +60,13 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 chmod 644 "$work/key.pem" "$work/cert.pem"
 hz="$(getconf CLK_TCK)"
 
-ticks_of() {
-  local total=0 p own children
-  for p in "$@"; do
-    read -r own children < <(proc_ticks "$p")
-    total=$((total + own))
-  done
-  echo "$total"
-}
-
-wait_https() {
-  for _ in $(seq 50); do
-    curl -sk -o /dev/null "https://127.0.0.1:$1/1k.txt" && return 0
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "tls_bench: $3 did not start on port $1" >&2
-  cat "$work/$3.err" >&2 2>/dev/null || true
-  exit 1
-}
-
 declare -A spids
 taskset -c 0 "$weftd" --root="$docroot" --port="$port" --threads=1 --access-log=off \
   --tls-cert="$work/cert.pem" --tls-key="$work/key.pem" --error-log="$work/weftd.err" \
   >/dev/null 2>&1 &
 pids+=("$!")
 spids[weftd]="$!"
-wait_https "$port" "$!" weftd
+wait_listening "$port" "$!" weftd /1k.txt https
 
 mkdir -p "$work/nginx"
 cat >"$work/nginx/nginx.conf" <<EOF
@@ -115,7 +95,7 @@ EOF
 taskset -c 0 nginx -e "$work/nginx.err" -p "$work/nginx/" -c "$work/nginx/nginx.conf" \
   >/dev/null 2>&1 &
 pids+=("$!")
-wait_https "$((port + 1))" "$!" nginx
+wait_listening "$((port + 1))" "$!" nginx /1k.txt https
 spids[nginx]="$! $(pgrep -P "$!" | head -n 1)"
 
 {
@@ -141,7 +121,7 @@ EOF
 taskset -c 0 h2o -c "$work/h2o.conf" >/dev/null 2>&1 &
 pids+=("$!")
 spids[h2o]="$!"
-wait_https "$((port + 2))" "$!" h2o
+wait_listening "$((port + 2))" "$!" h2o /1k.txt https
 
 status=0
 for row in keepalive-1k close-1k keepalive-1m; do

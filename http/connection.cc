@@ -72,7 +72,6 @@ Connection::Connection(ServerCore& srv, net::TcpStream s, net::SocketAddress pee
     : srv_(srv),
       stream_(std::move(s)),
       wire_(stream_),
-      tls_ctx_(srv.tls.load()),
       peer_(peer),
       body_(wire_, srv.options),
       writer_(wire_, srv.date, srv.options),
@@ -83,6 +82,11 @@ Connection::Connection(ServerCore& srv, net::TcpStream s, net::SocketAddress pee
         (void)c->srv_.revive.try_send(c);  // unbounded and open until every connection ends
       },
       this);
+  // The session holds its own reference to the context: a certificate
+  // swapped by Server::set_tls later does not touch it.
+  if (std::shared_ptr<const net::TlsContext> tls = srv.tls.load()) {
+    wire_.use_tls(std::make_unique<net::TlsSession>(*tls, stream_, net::TlsSession::Role::kServer));
+  }
 }
 
 Connection::~Connection() {
@@ -244,8 +248,6 @@ bool Connection::handle(Request& req) {
 }
 
 bool Connection::start_tls() {
-  wire_.use_tls(
-      std::make_unique<net::TlsSession>(*tls_ctx_, stream_, net::TlsSession::Role::kServer));
   Result<void> h = wire_.tls()->handshake(runtime::coarse_now() + srv_.options.header_timeout);
   if (h) return true;
   runtime::report(runtime::Severity::kDebug,
@@ -258,7 +260,7 @@ bool Connection::run() {
   const ParserLimits& limits = srv_.options.limits;
   hibernating_.store(false, std::memory_order_relaxed);
   if (lingering_) return linger();  // woken while lingering
-  if (tls_ctx_ && !wire_.tls() && !start_tls()) return false;
+  if (wire_.tls() && !wire_.tls()->handshake_done() && !start_tls()) return false;
   bool first_read = true;
   for (;;) {
     // Between requests: move what was pipelined to the front.

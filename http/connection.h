@@ -94,8 +94,7 @@ class Connection {
 
   ServerCore& srv_;
   net::TcpStream stream_;
-  Transport wire_;                                  // stream_, or TLS over it
-  std::shared_ptr<const net::TlsContext> tls_ctx_;  // taken at accept; null: plain
+  Transport wire_;  // stream_, or TLS over it (its session made at accept)
   net::SocketAddress peer_;
   // Taken when a request's first bytes arrive, given back while the
   // connection waits idle between requests, so an idle connection holds
